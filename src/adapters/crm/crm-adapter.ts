@@ -1,0 +1,33 @@
+import type { CrmContactRecord } from '../../mapping/crm-contact-record';
+
+/** One payload sent to a CRM: at most 50 records, with an idempotency key that stays the same across retries. */
+export interface CrmPush {
+  /** Idempotency key (sent as `webhook-id`): the same for every retry of this payload. */
+  pushId: string;
+  records: CrmContactRecord[];
+}
+
+/** What the CRM said about one record of a push it accepted as a whole. */
+export interface CrmPushRecordResult {
+  contactNumber: string;
+  ok: boolean;
+  /** Why the CRM refused this record (permanent). */
+  reason?: string;
+}
+
+export interface CrmPushResult {
+  /** True when the CRM had already applied this `pushId` (a re-push after a crash). */
+  duplicate: boolean;
+  /** Per-record outcome when the CRM reports it; absent means every record was accepted. */
+  records?: CrmPushRecordResult[];
+}
+
+/**
+ * The interface every CRM target implements (generic signed webhook first, Salesforce later). Methods throw the
+ * errors of `adapters/http/errors.ts`: throttling, transient and permanent failures are told apart there.
+ */
+export interface CrmAdapter {
+  /** The target name, as in the configuration and the workflow ID `outbound-sync:<target>`. */
+  readonly target: string;
+  pushContacts(push: CrmPush): Promise<CrmPushResult>;
+}

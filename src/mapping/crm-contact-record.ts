@@ -1,0 +1,16 @@
+/**
+ * The record crm-sync pushes to a CRM for one S-360 contact. The mapping engine produces it from an
+ * {@link S360Contact}; CRM adapters send it as they need (the webhook adapter sends it as JSON as is).
+ */
+export interface CrmContactRecord {
+  /** The S-360 contact number: the external ID the CRM upserts by. */
+  contactNumber: string;
+  /** The CRM entity: a person (PersonAccount or Contact), a structure (Account), or a relay (Contact). */
+  entity: 'person' | 'account' | 'relay';
+  /** For relays: the contact number of their structure's Account. */
+  accountContactNumber?: string;
+  /** Mapped fields, CRM field name -> value. */
+  fields: Record<string, string | number | boolean | null>;
+  /** When S-360 last changed the contact (ISO timestamp). */
+  sourceModifiedAt: string;
+}

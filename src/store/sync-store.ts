@@ -1,0 +1,107 @@
+/**
+ * The sync store: the durable state of crm-sync outside Temporal. An outbox of pending changes per direction and
+ * target, the payloads prepared for delivery, and the parked records that could not be synced.
+ *
+ * Implementations: `PgSyncStore` over PGlite (embedded default, a folder under the data directory) or
+ * PostgreSQL. The SQL is the same for both.
+ */
+
+/** S-360 -> CRM is `outbound`; CRM -> S-360 is `inbound`. */
+export type SyncDirection = 'outbound' | 'inbound';
+
+export interface OutboxKey {
+  direction: SyncDirection;
+  target: string;
+}
+
+/** A pending contact that a sync run has claimed. */
+export interface ClaimedEntry {
+  contactNumber: string;
+  /** The change counter seen at claim time: a later change re-queues the contact after its ack. */
+  version: number;
+  firstEnqueuedAt: string;
+}
+
+export interface ClaimInput extends OutboxKey {
+  /** Deterministic per sync run (for example `<workflowId>/<runId>`): a retried claim returns the same rows. */
+  claimId: string;
+  limit: number;
+}
+
+/** A record that could not be synced, kept with its reason until retried or discarded. */
+export interface ParkedRecord {
+  direction: SyncDirection;
+  target: string;
+  contactNumber: string;
+  /** Stable machine code: NOT_FOUND, INVALID_RECORD, REJECTED_BY_CRM, ... */
+  code: string;
+  /** What went wrong, for a person. */
+  reason: string;
+  /** The field at fault, when one is. */
+  field?: string;
+  /** How many times this record has been parked. */
+  attempts: number;
+  firstParkedAt: string;
+  lastParkedAt: string;
+}
+
+export interface ParkInput extends OutboxKey {
+  contactNumber: string;
+  code: string;
+  reason: string;
+  field?: string;
+  /** The claim the record was taken under: it leaves the outbox with it. */
+  claimId?: string;
+}
+
+/** A payload prepared for one CRM push; `body` is stored so every retry sends the same bytes. */
+export interface StagedPush {
+  pushId: string;
+  target: string;
+  contactNumbers: string[];
+  body: string;
+  deliveredAt?: string;
+}
+
+export interface OutboxCounts {
+  pending: number;
+  claimed: number;
+  parked: number;
+}
+
+export interface SyncStore {
+  /** Creates or upgrades the schema. Idempotent. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Queues contacts for every given target. A contact already pending is not duplicated: its change counter is
+   * raised so that a run holding an older claim re-queues it after the ack. Durable when the promise resolves.
+   */
+  enqueue(input: { direction: SyncDirection; targets: string[]; contactNumbers: string[] }): Promise<void>;
+
+  /**
+   * Claims up to `limit` pending contacts, oldest first. Rows already held by this `claimId` are returned again
+   * (idempotent retry); rows held by another claim of the same key are taken over (one workflow per target runs
+   * at a time, so such a claim belongs to a run that ended).
+   */
+  claim(input: ClaimInput): Promise<ClaimedEntry[]>;
+
+  /**
+   * Removes delivered contacts from the outbox. A contact changed again since the claim stays queued, unclaimed.
+   */
+  acknowledge(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void>;
+
+  /** Parks a record with its reason and removes it from the outbox (under its claim, when given). */
+  park(input: ParkInput): Promise<void>;
+  listParked(filter?: Partial<OutboxKey> & { limit?: number }): Promise<ParkedRecord[]>;
+  /** Moves parked records back to the outbox (all of the key when `contactNumbers` is absent). Returns how many. */
+  retryParked(input: OutboxKey & { contactNumbers?: string[] }): Promise<number>;
+
+  /** Stores a payload once; a second call with the same `pushId` keeps the first body. */
+  stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void>;
+  getStagedPush(pushId: string): Promise<StagedPush | undefined>;
+  markPushDelivered(pushId: string): Promise<void>;
+
+  counts(key: OutboxKey): Promise<OutboxCounts>;
+}
