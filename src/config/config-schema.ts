@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+/**
+ * The crm-sync configuration: one object, validated once at the entry point (CLI or worker) and passed down.
+ * Every field has a default that runs the whole service against the embedded store and the local sandboxes, so
+ * `crm-sync dev` needs no file. A real deployment overrides the S-360 and CRM sections (see `crm-sync config
+ * example`).
+ */
+
+const port = z.number().int().min(0).max(65535);
+const url = z.url({ message: 'expected an absolute URL, e.g. http://127.0.0.1:8081' });
+
+export const temporalConfigSchema = z.object({
+  /** host:port of the Temporal frontend. */
+  address: z.string().min(1).default('127.0.0.1:7233'),
+  namespace: z.string().min(1).default('default'),
+  taskQueue: z.string().min(1).default('crm-sync'),
+});
+
+export const s360ConfigSchema = z.object({
+  /** https://<institution>.ws.secutix.com in production. */
+  baseUrl: url.default('http://127.0.0.1:8081'),
+  /** JWT `sub`. */
+  institution: z.string().min(1).default('DEMO'),
+  /** JWT `aud`. */
+  operator: z.string().min(1).default('crm-sync'),
+  /** JWT `iss`. */
+  partner: z.string().min(1).default('crm-sync'),
+  /** HS256 secret the service signs its S-360 tokens with. */
+  jwtSecret: z.string().min(16, 'expected at least 16 characters').default('sandbox-jwt-secret-change-me'),
+  /** The S-360 API budget for the whole service (S-360 allows 180 calls per minute per instance). */
+  callsPerMinute: z.number().int().min(1).max(100_000).default(180),
+  timeoutMs: z.number().int().min(100).default(30_000),
+});
+
+export const webhookTargetSchema = z.object({
+  /** Names the target in workflow IDs (`outbound-sync:<name>`) and the store. */
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes, e.g. "default"'),
+  kind: z.literal('webhook'),
+  /** Where contact pushes are POSTed. */
+  url: url,
+  /** Standard Webhooks secret, `whsec_` followed by base64. */
+  signingSecret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected a Standard Webhooks secret: "whsec_" then base64'),
+  timeoutMs: z.number().int().min(100).default(30_000),
+});
+
+export const crmTargetSchema = z.discriminatedUnion('kind', [webhookTargetSchema]);
+export type CrmTargetConfig = z.infer<typeof crmTargetSchema>;
+
+export const defaultCrmTarget: CrmTargetConfig = {
+  name: 'default',
+  kind: 'webhook',
+  url: 'http://127.0.0.1:8082/hooks/contacts',
+  signingSecret: 'whsec_c2FuZGJveC1zaWduaW5nLXNlY3JldA==',
+  timeoutMs: 30_000,
+};
+
+export const receiverConfigSchema = z.object({
+  /** The address S-360 change notifications and the CLI reach the service on. */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(8090),
+  /** When set, S-360 notifications must carry `Authorization: Bearer <token>` or `?token=`. */
+  s360Token: z.string().min(1).optional(),
+  /** When set, the admin API (`/api`, used by the CLI) requires `Authorization: Bearer <token>`. */
+  adminToken: z.string().min(1).optional(),
+});
+
+export const storeConfigSchema = z.object({
+  /** `embedded`: PGlite in `<dataDir>/sync-store`, owned by the worker process. */
+  kind: z.literal('embedded').default('embedded'),
+});
+
+export const outboundConfigSchema = z.object({
+  intervalMinutes: z.number().int().min(1).max(1440).default(15),
+  maxContactsPerRun: z.number().int().min(1).max(500).default(100),
+  batchSize: z.number().int().min(1).max(50).default(50),
+});
+
+export const devConfigSchema = z.object({
+  temporalPort: port.default(7233),
+  temporalUiPort: port.default(8233),
+  s360SandboxPort: port.default(8081),
+  crmSandboxPort: port.default(8082),
+  /** Contacts generated in the S-360 sandbox when `crm-sync dev` starts on an empty data folder. */
+  generateContacts: z.number().int().min(0).max(1_000_000).default(250),
+  seed: z.number().int().default(42),
+});
+
+export const configSchema = z.object({
+  /** Holds the embedded store and the dev server's database. Relative paths are resolved from the cwd. */
+  dataDir: z.string().min(1).default('./data'),
+  temporal: temporalConfigSchema.default(temporalConfigSchema.parse({})),
+  s360: s360ConfigSchema.default(s360ConfigSchema.parse({})),
+  crm: z
+    .object({
+      targets: z
+        .array(crmTargetSchema)
+        .min(1, 'expected at least one CRM target')
+        .refine((targets) => new Set(targets.map((t) => t.name)).size === targets.length, {
+          message: 'target names must be unique',
+        })
+        .default([defaultCrmTarget]),
+    })
+    .default({ targets: [defaultCrmTarget] }),
+  receiver: receiverConfigSchema.default(receiverConfigSchema.parse({})),
+  store: storeConfigSchema.default(storeConfigSchema.parse({})),
+  outbound: outboundConfigSchema.default(outboundConfigSchema.parse({})),
+  dev: devConfigSchema.default(devConfigSchema.parse({})),
+});
+
+export type CrmSyncConfig = z.infer<typeof configSchema>;
+/** The configuration before defaults: what a file may contain. */
+export type CrmSyncConfigInput = z.input<typeof configSchema>;

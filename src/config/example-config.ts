@@ -1,0 +1,63 @@
+/**
+ * The complete, commented configuration printed by `crm-sync config example`. Every value shown is the default,
+ * so the file as printed behaves exactly like no file at all (a test keeps the two in step).
+ */
+export const exampleConfigYaml = `# crm-sync configuration (YAML or JSON). Pass it with --config FILE or CRM_SYNC_CONFIG, or name it
+# crm-sync.config.yaml in the working directory. Environment variables override it (listed beside each value).
+# Every value below is the default: the defaults run against the local sandboxes started by \`crm-sync dev\`.
+
+# Folder of the embedded sync store and of the dev server's database.          CRM_SYNC_DATA_DIR
+dataDir: ./data
+
+temporal:
+  address: 127.0.0.1:7233        # Temporal frontend host:port                  CRM_SYNC_TEMPORAL_ADDRESS
+  namespace: default             #                                              CRM_SYNC_TEMPORAL_NAMESPACE
+  taskQueue: crm-sync            # the worker polls it, the CLI starts work on it  CRM_SYNC_TASK_QUEUE
+
+s360:
+  # https://<institution>.ws.secutix.com for a real S-360 instance.             CRM_SYNC_S360_BASE_URL
+  baseUrl: http://127.0.0.1:8081
+  institution: DEMO              # JWT "sub"                                    CRM_SYNC_S360_INSTITUTION
+  operator: crm-sync             # JWT "aud"                                    CRM_SYNC_S360_OPERATOR
+  partner: crm-sync              # JWT "iss"                                    CRM_SYNC_S360_PARTNER
+  # HS256 secret for the service's S-360 tokens (at least 16 characters).       CRM_SYNC_S360_JWT_SECRET
+  jwtSecret: sandbox-jwt-secret-change-me
+  # API budget of the whole service; S-360 allows 180 calls per minute.         CRM_SYNC_S360_CALLS_PER_MINUTE
+  callsPerMinute: 180
+  timeoutMs: 30000
+
+crm:
+  # One entry per CRM. Each gets its own outbound sync workflow, outbound-sync:<name>.
+  targets:
+    - name: default
+      kind: webhook              # contacts are POSTed, signed per Standard Webhooks
+      url: http://127.0.0.1:8082/hooks/contacts                               # CRM_SYNC_CRM_WEBHOOK_URL
+      signingSecret: whsec_c2FuZGJveC1zaWduaW5nLXNlY3JldA==                   # CRM_SYNC_CRM_SIGNING_SECRET
+      timeoutMs: 30000
+
+# The service's HTTP endpoint: S-360 change notifications (POST /notifications/s360) and the admin API
+# the CLI uses (/api).
+receiver:
+  host: 127.0.0.1                #                                              CRM_SYNC_RECEIVER_HOST
+  port: 8090                     #                                              CRM_SYNC_RECEIVER_PORT
+  # s360Token: a-shared-secret   # required on notifications when set           CRM_SYNC_RECEIVER_S360_TOKEN
+  # adminToken: another-secret   # required on /api when set                    CRM_SYNC_ADMIN_TOKEN
+
+store:
+  kind: embedded                 # PGlite under <dataDir>/sync-store, owned by the worker process
+
+# Defaults for new outbound sync workflows; change a running one with \`crm-sync outbound configure\`.
+outbound:
+  intervalMinutes: 15            # 1..1440                                      CRM_SYNC_OUTBOUND_INTERVAL_MINUTES
+  maxContactsPerRun: 100         # 1..500                                       CRM_SYNC_OUTBOUND_MAX_CONTACTS_PER_RUN
+  batchSize: 50                  # contacts per push, 1..50                     CRM_SYNC_OUTBOUND_BATCH_SIZE
+
+# Used by \`crm-sync dev\` only.
+dev:
+  temporalPort: 7233
+  temporalUiPort: 8233
+  s360SandboxPort: 8081
+  crmSandboxPort: 8082
+  generateContacts: 250          # generated in the S-360 sandbox on a fresh data folder
+  seed: 42
+`;
