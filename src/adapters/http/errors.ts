@@ -33,7 +33,7 @@ export class TransientError extends AdapterError {
 }
 
 export class PermanentError extends AdapterError {
-  override readonly name = 'PermanentError';
+  override readonly name: string = 'PermanentError';
   readonly code: string;
   constructor(
     message: string,
@@ -46,7 +46,7 @@ export class PermanentError extends AdapterError {
 
 /** The contact does not exist in the remote system (a permanent error with its own code). */
 export class NotFoundError extends PermanentError {
-  override readonly name = 'NotFoundError';
+  override readonly name: string = 'NotFoundError';
   constructor(message: string, details: { system: string; status?: number; cause?: unknown }) {
     super(message, { ...details, code: 'NOT_FOUND' });
   }
