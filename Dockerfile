@@ -1,0 +1,16 @@
+# crm-sync worker image: the Temporal worker, the S-360 notification receiver and the admin API.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app /app
+USER node
+EXPOSE 8090
+ENTRYPOINT ["node", "bin/crm-sync.js"]
+CMD ["worker"]

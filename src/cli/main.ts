@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/load-config';
+import { TemporalUnreachableError } from '../client';
+import { CliError, type CliIo } from './cli-context';
+import { registerConfigCommands } from './commands/config-command';
+
+/** Builds the `crm-sync` command tree. Commands write to `io`, never to the process streams directly. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('crm-sync')
+    .description('Bi-directional contact synchronisation between SecuTix S-360 and CRMs, on Temporal')
+    .option(
+      '-c, --config <file>',
+      'configuration file (YAML or JSON); default: CRM_SYNC_CONFIG or ./crm-sync.config.yaml',
+    )
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  registerConfigCommands(program, io);
+  return program;
+}
+
+/** Runs the CLI and resolves to the process exit code. */
+export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
+  const fullIo: CliIo = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    env: io.env ?? process.env,
+    cwd: io.cwd ?? process.cwd(),
+  };
+  const program = buildProgram(fullIo);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end here with code 0; usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof CliError || err instanceof ConfigError) {
+      fullIo.stderr.write(`crm-sync: ${err.message}\n`);
+      return err instanceof CliError ? err.exitCode : 2;
+    }
+    if (err instanceof TemporalUnreachableError) {
+      fullIo.stderr.write(`crm-sync: ${err.message}\n`);
+      return 1;
+    }
+    fullIo.stderr.write(`crm-sync: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
