@@ -29,5 +29,6 @@ export interface CrmPushResult {
 export interface CrmAdapter {
   /** The target name, as in the configuration and the workflow ID `outbound-sync:<target>`. */
   readonly target: string;
-  pushContacts(push: CrmPush): Promise<CrmPushResult>;
+  /** `options.signal` (optional to implement) aborts the push, e.g. when the activity is cancelled. */
+  pushContacts(push: CrmPush, options?: { signal?: AbortSignal }): Promise<CrmPushResult>;
 }

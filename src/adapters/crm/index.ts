@@ -1,0 +1,30 @@
+import type { CrmAdapter } from './crm-adapter';
+import { WebhookCrmAdapter } from './webhook-crm-adapter';
+
+export type { CrmAdapter, CrmPush, CrmPushRecordResult, CrmPushResult } from './crm-adapter';
+export { WebhookCrmAdapter, type WebhookCrmAdapterOptions } from './webhook-crm-adapter';
+
+/**
+ * A CRM target as configured. Only `webhook` exists for now; Salesforce adds a member to this union and a case
+ * to {@link createCrmAdapter}.
+ */
+export type CrmAdapterTarget = {
+  name: string;
+  kind: 'webhook';
+  url: string;
+  signingSecret: string;
+  timeoutMs?: number;
+};
+
+/** Builds the adapter of one configured CRM target (called once per target by the worker). */
+export function createCrmAdapter(target: CrmAdapterTarget): CrmAdapter {
+  switch (target.kind) {
+    case 'webhook':
+      return new WebhookCrmAdapter({
+        target: target.name,
+        url: target.url,
+        signingSecret: target.signingSecret,
+        ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}),
+      });
+  }
+}
