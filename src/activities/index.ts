@@ -1,0 +1,19 @@
+import { createOutboundActivities, type OutboundActivityDeps } from './outbound-activities';
+
+export { FailureType, nonRetryableFailureTypes } from './failure-types';
+export type * from './outbound-activity-types';
+export { OutboundParkCode, type OutboundActivityDeps, type PrepareProgress } from './outbound-activities';
+export { toActivityFailure } from './translate-error';
+
+/** Everything the activities need; the worker builds it once (composition root). */
+export type ActivityDeps = OutboundActivityDeps;
+
+/** All activities of the worker, keyed by the names workflows call them by. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createOutboundActivities(deps),
+  };
+}
+
+/** The activities as workflows see them (`import type` + `proxyActivities<Activities>`). */
+export type Activities = ReturnType<typeof createActivities>;

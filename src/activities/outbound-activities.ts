@@ -1,0 +1,244 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { CrmAdapter } from '../adapters/crm/crm-adapter';
+import { NotFoundError, PermanentError } from '../adapters/http/errors';
+import type { S360Client } from '../adapters/s360/s360-client';
+import type { CrmContactRecord } from '../mapping/crm-contact-record';
+import { mapContactToCrmRecord } from '../mapping/default-contact-mapping';
+import type { SyncStore } from '../store/sync-store';
+import { FailureType } from './failure-types';
+import type {
+  ClaimOutboundContactsInput,
+  ClaimOutboundContactsResult,
+  DeliverOutboundPushInput,
+  DeliverOutboundPushResult,
+  OutboundActivities,
+  ParkOutboundContactsInput,
+  ParkOutboundContactsResult,
+  PrepareOutboundPushInput,
+  PrepareOutboundPushResult,
+} from './outbound-activity-types';
+import { toActivityFailure } from './translate-error';
+
+/** What the outbound activities are built from (the worker passes the real ones, tests fakes). */
+export interface OutboundActivityDeps {
+  store: SyncStore;
+  s360: Pick<S360Client, 'getContactData'>;
+  /** The adapter of a configured CRM target; throws for an unknown one. */
+  crmAdapter(target: string): CrmAdapter;
+  /** Default: the interim {@link mapContactToCrmRecord}. */
+  mapContact?: typeof mapContactToCrmRecord;
+}
+
+/** Parking codes the outbound activities use. */
+export const OutboundParkCode = {
+  /** S-360 does not know the contact (any more). */
+  NotFound: 'NOT_FOUND',
+  /** The contact cannot be mapped to a valid CRM record; the field is given. */
+  InvalidRecord: 'INVALID_RECORD',
+  /** The CRM refused the record, or the whole push. */
+  RejectedByCrm: 'REJECTED_BY_CRM',
+} as const;
+
+/**
+ * Progress of {@link OutboundActivities.prepareOutboundPush}, sent as heartbeat details after every contact: a retry
+ * resumes after the `done` first contacts instead of fetching them again.
+ */
+export interface PrepareProgress {
+  /** How many of the input's contacts have been handled (fetched and mapped, or parked). */
+  done: number;
+  /** The records mapped so far. */
+  records: CrmContactRecord[];
+  /** How many of the `done` contacts were parked. */
+  parked: number;
+}
+
+/**
+ * The activities of the `outboundSync` workflow (contract in `outbound-activity-types.ts`). They are thin: they
+ * call the store and the adapters, park what can never succeed, and turn the rest of the adapter errors into
+ * Temporal failures (`translate-error.ts`) so that the workflow's retry policy decides.
+ */
+export function createOutboundActivities(deps: OutboundActivityDeps): OutboundActivities {
+  const { store, s360 } = deps;
+  const mapContact = deps.mapContact ?? mapContactToCrmRecord;
+
+  async function claimOutboundContacts(
+    input: ClaimOutboundContactsInput,
+  ): Promise<ClaimOutboundContactsResult> {
+    const claimed = await store.claim({
+      direction: 'outbound',
+      target: input.target,
+      claimId: input.claimId,
+      limit: input.limit,
+    });
+    return { contactNumbers: claimed.map((entry) => entry.contactNumber) };
+  }
+
+  async function prepareOutboundPush(input: PrepareOutboundPushInput): Promise<PrepareOutboundPushResult> {
+    const staged = await store.getStagedPush(input.pushId);
+    if (staged) {
+      const prepared = staged.contactNumbers.length;
+      return { prepared, parked: Math.max(0, input.contactNumbers.length - prepared) };
+    }
+
+    const context = Context.current();
+    const signal = context.cancellationSignal;
+    const progress = resumeFrom(context.info.heartbeatDetails, input.contactNumbers.length);
+    const park = async (
+      contactNumber: string,
+      code: string,
+      reason: string,
+      field?: string,
+    ): Promise<void> => {
+      context.log.warn('Parking contact', { target: input.target, contactNumber, code, reason, field });
+      await store.park({
+        direction: 'outbound',
+        target: input.target,
+        claimId: input.claimId,
+        contactNumber,
+        code,
+        reason,
+        ...(field !== undefined ? { field } : {}),
+      });
+      progress.parked += 1;
+    };
+
+    for (const contactNumber of input.contactNumbers.slice(progress.done)) {
+      if (signal.aborted) throw signal.reason;
+      try {
+        const contact = await s360.getContactData(contactNumber, { signal });
+        const mapped = mapContact(contact);
+        if (mapped.ok) progress.records.push(mapped.record);
+        else await park(contactNumber, OutboundParkCode.InvalidRecord, mapped.reason, mapped.field);
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (err instanceof NotFoundError) await park(contactNumber, OutboundParkCode.NotFound, err.message);
+        else if (err instanceof PermanentError) await park(contactNumber, err.code, err.message);
+        else throw toActivityFailure(err);
+      }
+      progress.done += 1;
+      context.heartbeat({ ...progress, records: [...progress.records] } satisfies PrepareProgress);
+    }
+
+    if (progress.records.length > 0) {
+      await store.stagePush({
+        pushId: input.pushId,
+        target: input.target,
+        contactNumbers: progress.records.map((record) => record.contactNumber),
+        body: JSON.stringify(progress.records),
+      });
+    }
+    return { prepared: progress.records.length, parked: progress.parked };
+  }
+
+  async function deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult> {
+    const staged = await store.getStagedPush(input.pushId);
+    if (!staged) {
+      throw ApplicationFailure.create({
+        type: FailureType.Configuration,
+        nonRetryable: true,
+        message: `No staged push "${input.pushId}" for target "${input.target}": prepareOutboundPush must stage it first`,
+      });
+    }
+    const total = staged.contactNumbers.length;
+    if (staged.deliveredAt) return { delivered: total, rejected: 0, duplicate: true };
+
+    const records = parseStagedRecords(staged.body, input.pushId);
+    const key = { direction: 'outbound', target: input.target } as const;
+    const signal = Context.current().cancellationSignal;
+
+    let result;
+    try {
+      result = await deps
+        .crmAdapter(input.target)
+        .pushContacts({ pushId: input.pushId, records }, { signal });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (!(err instanceof PermanentError)) throw toActivityFailure(err);
+      // The CRM refused the push as a whole (a 4xx): none of its records can go through as they are.
+      for (const contactNumber of staged.contactNumbers) {
+        await store.park({
+          ...key,
+          claimId: input.claimId,
+          contactNumber,
+          code: OutboundParkCode.RejectedByCrm,
+          reason: err.message,
+        });
+      }
+      await store.markPushDelivered(input.pushId);
+      return { delivered: 0, rejected: total, duplicate: false };
+    }
+
+    const refusals = new Map(
+      (result.records ?? [])
+        .filter((record) => !record.ok)
+        .map((record) => [record.contactNumber, record.reason ?? 'refused by the CRM (no reason given)']),
+    );
+    const accepted = staged.contactNumbers.filter((contactNumber) => !refusals.has(contactNumber));
+    if (accepted.length > 0) {
+      await store.acknowledge({ ...key, claimId: input.claimId, contactNumbers: accepted });
+    }
+    let rejected = 0;
+    for (const contactNumber of staged.contactNumbers) {
+      const reason = refusals.get(contactNumber);
+      if (reason === undefined) continue;
+      await store.park({
+        ...key,
+        claimId: input.claimId,
+        contactNumber,
+        code: OutboundParkCode.RejectedByCrm,
+        reason,
+      });
+      rejected += 1;
+    }
+    await store.markPushDelivered(input.pushId);
+    return { delivered: accepted.length, rejected, duplicate: result.duplicate };
+  }
+
+  async function parkOutboundContacts(input: ParkOutboundContactsInput): Promise<ParkOutboundContactsResult> {
+    for (const contactNumber of input.contactNumbers) {
+      await store.park({
+        direction: 'outbound',
+        target: input.target,
+        claimId: input.claimId,
+        contactNumber,
+        code: input.code,
+        reason: input.reason,
+      });
+    }
+    return { parked: input.contactNumbers.length };
+  }
+
+  return { claimOutboundContacts, prepareOutboundPush, deliverOutboundPush, parkOutboundContacts };
+}
+
+/** The progress of a previous attempt, when its heartbeat details are usable; else a fresh start. */
+function resumeFrom(details: unknown, total: number): PrepareProgress {
+  if (details && typeof details === 'object') {
+    const { done, records, parked } = details as Partial<PrepareProgress>;
+    if (
+      typeof done === 'number' &&
+      Number.isInteger(done) &&
+      done >= 0 &&
+      done <= total &&
+      Array.isArray(records) &&
+      typeof parked === 'number'
+    ) {
+      return { done, records: [...records], parked };
+    }
+  }
+  return { done: 0, records: [], parked: 0 };
+}
+
+function parseStagedRecords(body: string, pushId: string): CrmContactRecord[] {
+  try {
+    const records = JSON.parse(body) as unknown;
+    if (Array.isArray(records)) return records as CrmContactRecord[];
+  } catch {
+    // reported below
+  }
+  throw ApplicationFailure.create({
+    type: FailureType.Configuration,
+    nonRetryable: true,
+    message: `The staged push "${pushId}" does not hold a JSON array of records`,
+  });
+}

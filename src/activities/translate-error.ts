@@ -1,0 +1,54 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { AdapterError, PermanentError, ThrottledError, TransientError } from '../adapters/http/errors';
+import { FailureType } from './failure-types';
+
+/** What a translated failure carries in its `details[0]`, for the workflow and the Web UI. */
+export interface AdapterFailureDetails {
+  code: string;
+  system: string;
+  status?: number;
+}
+
+/**
+ * Turns an adapter error into the Temporal failure the retry policy understands:
+ * - {@link ThrottledError} -> `Throttled`, retried after the remote system's `Retry-After` (`nextRetryDelay`);
+ * - {@link TransientError} -> `Transient`, retried with the policy's backoff;
+ * - {@link PermanentError} -> `Permanent`, not retried; its code (NOT_FOUND, UNAUTHORIZED...) is in the details.
+ * Any other error is returned as is: the caller rethrows it and Temporal treats it as retryable.
+ */
+export function toActivityFailure(err: unknown): unknown {
+  if (!(err instanceof AdapterError)) return err;
+  const details: AdapterFailureDetails = {
+    code: err.code,
+    system: err.details.system,
+    ...(err.details.status !== undefined ? { status: err.details.status } : {}),
+  };
+  if (err instanceof ThrottledError) {
+    return ApplicationFailure.create({
+      type: FailureType.Throttled,
+      message: err.message,
+      nextRetryDelay: err.retryAfterMs,
+      details: [details],
+      cause: err,
+    });
+  }
+  if (err instanceof TransientError) {
+    return ApplicationFailure.create({
+      type: FailureType.Transient,
+      message: err.message,
+      nonRetryable: false,
+      details: [details],
+      cause: err,
+    });
+  }
+  if (err instanceof PermanentError) {
+    return ApplicationFailure.create({
+      type: FailureType.Permanent,
+      message: err.message,
+      nonRetryable: true,
+      details: [details],
+      cause: err,
+    });
+  }
+  return err;
+}

@@ -1,0 +1,466 @@
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../../src/activities';
+import { FailureType } from '../../../src/activities/failure-types';
+import type { PrepareProgress } from '../../../src/activities/outbound-activities';
+import type { CrmAdapter, CrmPush, CrmPushResult } from '../../../src/adapters/crm/crm-adapter';
+import {
+  NotFoundError,
+  PermanentError,
+  ThrottledError,
+  TransientError,
+} from '../../../src/adapters/http/errors';
+import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
+import type { CrmContactRecord } from '../../../src/mapping/crm-contact-record';
+import type {
+  ClaimInput,
+  ClaimedEntry,
+  OutboxCounts,
+  OutboxKey,
+  ParkInput,
+  ParkedRecord,
+  StagedPush,
+  SyncDirection,
+  SyncStore,
+} from '../../../src/store/sync-store';
+
+/** Just enough of a sync store to observe what the activities do with it. */
+class MemorySyncStore implements SyncStore {
+  readonly pending = new Map<string, { claimId?: string }>();
+  readonly parked: ParkInput[] = [];
+  readonly acknowledged: string[] = [];
+  readonly pushes = new Map<string, StagedPush>();
+
+  async migrate(): Promise<void> {}
+  async close(): Promise<void> {}
+  async enqueue(input: {
+    direction: SyncDirection;
+    targets: string[];
+    contactNumbers: string[];
+  }): Promise<void> {
+    for (const contactNumber of input.contactNumbers) this.pending.set(contactNumber, {});
+  }
+  async claim(input: ClaimInput): Promise<ClaimedEntry[]> {
+    const claimed = [...this.pending.entries()]
+      .filter(([, entry]) => entry.claimId === undefined || entry.claimId === input.claimId)
+      .slice(0, input.limit);
+    return claimed.map(([contactNumber, entry]) => {
+      entry.claimId = input.claimId;
+      return { contactNumber, version: 1, firstEnqueuedAt: '2024-01-01T00:00:00.000Z' };
+    });
+  }
+  async acknowledge(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
+    for (const contactNumber of input.contactNumbers) {
+      this.pending.delete(contactNumber);
+      this.acknowledged.push(contactNumber);
+    }
+  }
+  async park(input: ParkInput): Promise<void> {
+    this.pending.delete(input.contactNumber);
+    this.parked.push(input);
+  }
+  async listParked(): Promise<ParkedRecord[]> {
+    return [];
+  }
+  async retryParked(): Promise<number> {
+    return 0;
+  }
+  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void> {
+    if (!this.pushes.has(push.pushId)) this.pushes.set(push.pushId, { ...push });
+  }
+  async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
+    const push = this.pushes.get(pushId);
+    return push && { ...push };
+  }
+  async markPushDelivered(pushId: string): Promise<void> {
+    const push = this.pushes.get(pushId);
+    if (push) push.deliveredAt = new Date().toISOString();
+  }
+  async counts(): Promise<OutboxCounts> {
+    return { pending: this.pending.size, claimed: 0, parked: this.parked.length };
+  }
+}
+
+function s360Contact(contactNumber: string, lastName: string | null = `Name ${contactNumber}`): S360Contact {
+  return s360ContactSchema.parse({
+    contactNumber,
+    contactType: 'INDIVIDUAL',
+    role: 'PUBLIC',
+    general: { firstName: 'Anaïs', lastName },
+    comMeans: { email: `c${contactNumber}@example.org` },
+    lastModificationDate: '2024-05-01T10:00:00.000Z',
+  });
+}
+
+/** An S-360 stand-in: known contacts, and per contact number an error to throw instead. */
+class FakeS360 {
+  readonly calls: string[] = [];
+  constructor(
+    private readonly contacts: Map<string, S360Contact>,
+    readonly failures = new Map<string, Error>(),
+  ) {}
+  async getContactData(contactNumber: string): Promise<S360Contact> {
+    this.calls.push(contactNumber);
+    const failure = this.failures.get(contactNumber);
+    if (failure) throw failure;
+    const contact = this.contacts.get(contactNumber);
+    if (!contact)
+      throw new NotFoundError(`S-360 getContactData: NOT_FOUND ${contactNumber}`, { system: 'S-360' });
+    return contact;
+  }
+}
+
+class FakeCrm implements CrmAdapter {
+  readonly target = 'default';
+  readonly pushes: CrmPush[] = [];
+  answer: (push: CrmPush) => CrmPushResult = () => ({ duplicate: false });
+  async pushContacts(push: CrmPush): Promise<CrmPushResult> {
+    this.pushes.push(push);
+    return this.answer(push);
+  }
+}
+
+const target = 'default';
+const claimId = 'outbound-sync:default/run-1';
+
+function setup(contacts: Array<string | S360Contact>) {
+  const store = new MemorySyncStore();
+  const known = contacts.map((contact) => (typeof contact === 'string' ? s360Contact(contact) : contact));
+  const s360 = new FakeS360(new Map(known.map((contact) => [contact.contactNumber, contact])));
+  const crm = new FakeCrm();
+  const activities = createActivities({
+    store,
+    s360,
+    crmAdapter: (name) => {
+      if (name !== target) throw new Error(`unknown target ${name}`);
+      return crm;
+    },
+  });
+  return { store, s360, crm, activities };
+}
+
+function environment(heartbeatDetails?: PrepareProgress) {
+  const env = new MockActivityEnvironment(heartbeatDetails ? { heartbeatDetails } : {});
+  const heartbeats: PrepareProgress[] = [];
+  env.on('heartbeat', (details: PrepareProgress) => heartbeats.push(details));
+  return { env, heartbeats };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return error as ApplicationFailure;
+}
+
+describe('outbound activities', () => {
+  it('claims outbound contacts under the run claim', async () => {
+    const { store, activities } = setup([]);
+    await store.enqueue({ direction: 'outbound', targets: [target], contactNumbers: ['001', '002', '003'] });
+    const { env } = environment();
+    await expect(env.run(activities.claimOutboundContacts, { target, claimId, limit: 2 })).resolves.toEqual({
+      contactNumbers: ['001', '002'],
+    });
+  });
+
+  describe('prepareOutboundPush', () => {
+    const pushId = `${claimId}/0`;
+
+    it('parks a contact S-360 does not know and one that cannot be mapped, and stages the rest', async () => {
+      const { store, s360, activities } = setup(['0001', s360Contact('0003', null), '0004']);
+      s360.failures.set(
+        '0005',
+        new PermanentError('S-360 getContactData: ACCESS_DENIED', { system: 'S-360', code: 'ACCESS_DENIED' }),
+      );
+      const { env, heartbeats } = environment();
+
+      const result = await env.run(activities.prepareOutboundPush, {
+        target,
+        claimId,
+        pushId,
+        contactNumbers: ['0001', '0002', '0003', '0004', '0005'],
+      });
+
+      expect(result).toEqual({ prepared: 2, parked: 3 });
+      expect(store.parked).toEqual([
+        expect.objectContaining({
+          contactNumber: '0002',
+          code: 'NOT_FOUND',
+          claimId,
+          direction: 'outbound',
+          target,
+        }),
+        expect.objectContaining({ contactNumber: '0003', code: 'INVALID_RECORD', field: 'LastName' }),
+        expect.objectContaining({
+          contactNumber: '0005',
+          code: 'ACCESS_DENIED',
+          reason: 'S-360 getContactData: ACCESS_DENIED',
+        }),
+      ]);
+      const staged = await store.getStagedPush(pushId);
+      expect(staged?.contactNumbers).toEqual(['0001', '0004']);
+      const records = JSON.parse(staged?.body ?? '[]') as CrmContactRecord[];
+      expect(records.map((record) => [record.contactNumber, record.fields.FirstName])).toEqual([
+        ['0001', 'Anaïs'],
+        ['0004', 'Anaïs'],
+      ]);
+      expect(heartbeats.map((progress) => [progress.done, progress.records.length, progress.parked])).toEqual(
+        [
+          [1, 1, 0],
+          [2, 1, 1],
+          [3, 1, 2],
+          [4, 2, 2],
+          [5, 2, 3],
+        ],
+      );
+    });
+
+    it('stages nothing when every contact is parked', async () => {
+      const { store, activities } = setup([]);
+      const { env } = environment();
+      await expect(
+        env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['9'] }),
+      ).resolves.toEqual({ prepared: 0, parked: 1 });
+      expect(store.pushes.size).toBe(0);
+    });
+
+    it('returns the counts of a push already staged without fetching again', async () => {
+      const { store, s360, activities } = setup(['1', '2']);
+      await store.stagePush({ pushId, target, contactNumbers: ['1'], body: '[]' });
+      const { env } = environment();
+      await expect(
+        env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['1', '2'] }),
+      ).resolves.toEqual({ prepared: 1, parked: 1 });
+      expect(s360.calls).toEqual([]);
+    });
+
+    it('resumes from the heartbeat details of the previous attempt', async () => {
+      const { store, s360, activities } = setup(['1', '2', '3', '4']);
+      const first: CrmContactRecord = {
+        contactNumber: '1',
+        entity: 'person',
+        fields: { LastName: 'Name 1' },
+        sourceModifiedAt: '2024-05-01T10:00:00.000Z',
+      };
+      const { env } = environment({ done: 2, records: [first], parked: 1 });
+
+      const result = await env.run(activities.prepareOutboundPush, {
+        target,
+        claimId,
+        pushId,
+        contactNumbers: ['1', '2', '3', '4'],
+      });
+
+      expect(s360.calls).toEqual(['3', '4']);
+      expect(result).toEqual({ prepared: 3, parked: 1 });
+      expect((await store.getStagedPush(pushId))?.contactNumbers).toEqual(['1', '3', '4']);
+    });
+
+    it('fails with a Throttled failure carrying Retry-After, after heartbeating the progress', async () => {
+      const { store, s360, activities } = setup(['1', '2', '3']);
+      s360.failures.set('2', new ThrottledError('S-360 throttled', 17_000, { system: 'S-360', status: 509 }));
+      const { env, heartbeats } = environment();
+
+      const failure = await failureOf(
+        env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['1', '2', '3'] }),
+      );
+
+      expect(failure.type).toBe(FailureType.Throttled);
+      expect(failure.nextRetryDelay).toBe(17_000);
+      expect(heartbeats.at(-1)).toMatchObject({ done: 1, parked: 0 });
+      expect(store.parked).toEqual([]);
+      expect(store.pushes.size).toBe(0);
+    });
+
+    it('fails with a retryable Transient failure on a transient error', async () => {
+      const { s360, activities } = setup(['1']);
+      s360.failures.set('1', new TransientError('S-360 HTTP 500', { system: 'S-360', status: 500 }));
+      const { env } = environment();
+      const failure = await failureOf(
+        env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['1'] }),
+      );
+      expect(failure.type).toBe(FailureType.Transient);
+      expect(failure.nonRetryable).toBe(false);
+    });
+
+    it('stops when the activity is cancelled', async () => {
+      const { s360, activities } = setup(['1', '2']);
+      const { env } = environment();
+      s360.getContactData = async (contactNumber: string) => {
+        s360.calls.push(contactNumber);
+        env.cancel();
+        return s360Contact(contactNumber);
+      };
+      await expect(
+        env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['1', '2'] }),
+      ).rejects.toBeInstanceOf(CancelledFailure);
+      expect(s360.calls).toEqual(['1']);
+    });
+  });
+
+  describe('deliverOutboundPush', () => {
+    const pushId = `${claimId}/0`;
+
+    async function staged(store: MemorySyncStore, contactNumbers: string[]): Promise<void> {
+      const records = contactNumbers.map((contactNumber) => ({
+        contactNumber,
+        entity: 'person',
+        fields: { LastName: `Name ${contactNumber}` },
+        sourceModifiedAt: '2024-05-01T10:00:00.000Z',
+      }));
+      await store.stagePush({ pushId, target, contactNumbers, body: JSON.stringify(records) });
+    }
+
+    it('acknowledges the records the CRM accepted and parks the ones it refused', async () => {
+      const { store, crm, activities } = setup([]);
+      await staged(store, ['01', '02', '03']);
+      crm.answer = () => ({
+        duplicate: false,
+        records: [
+          { contactNumber: '01', ok: true },
+          { contactNumber: '02', ok: false, reason: 'Email: invalid domain' },
+          { contactNumber: '03', ok: true },
+        ],
+      });
+      const { env } = environment();
+
+      const result = await env.run(activities.deliverOutboundPush, { target, claimId, pushId });
+
+      expect(result).toEqual({ delivered: 2, rejected: 1, duplicate: false });
+      expect(crm.pushes).toEqual([{ pushId, records: expect.any(Array) as unknown }]);
+      expect(crm.pushes[0]?.records.map((record) => record.contactNumber)).toEqual(['01', '02', '03']);
+      expect(store.acknowledged).toEqual(['01', '03']);
+      expect(store.parked).toEqual([
+        {
+          direction: 'outbound',
+          target,
+          claimId,
+          contactNumber: '02',
+          code: 'REJECTED_BY_CRM',
+          reason: 'Email: invalid domain',
+        },
+      ]);
+      expect((await store.getStagedPush(pushId))?.deliveredAt).toBeDefined();
+    });
+
+    it('does not push again once the push is delivered', async () => {
+      const { store, crm, activities } = setup([]);
+      await staged(store, ['01', '02']);
+      const { env } = environment();
+      await env.run(activities.deliverOutboundPush, { target, claimId, pushId });
+      await expect(env.run(activities.deliverOutboundPush, { target, claimId, pushId })).resolves.toEqual({
+        delivered: 2,
+        rejected: 0,
+        duplicate: true,
+      });
+      expect(crm.pushes).toHaveLength(1);
+      expect(store.acknowledged).toEqual(['01', '02']);
+    });
+
+    it('reports a push the CRM had already applied', async () => {
+      const { store, crm, activities } = setup([]);
+      await staged(store, ['01']);
+      crm.answer = () => ({ duplicate: true });
+      const { env } = environment();
+      await expect(env.run(activities.deliverOutboundPush, { target, claimId, pushId })).resolves.toEqual({
+        delivered: 1,
+        rejected: 0,
+        duplicate: true,
+      });
+      expect(store.acknowledged).toEqual(['01']);
+    });
+
+    it('parks every contact when the CRM refuses the whole push', async () => {
+      const { store, crm, activities } = setup([]);
+      await staged(store, ['01', '02']);
+      crm.answer = () => {
+        throw new PermanentError(
+          'CRM default POST /hooks/contacts: HTTP 422: records[0].fields.Email is invalid',
+          {
+            system: 'CRM default',
+            status: 422,
+            code: 'UNPROCESSABLE',
+          },
+        );
+      };
+      const { env } = environment();
+
+      await expect(env.run(activities.deliverOutboundPush, { target, claimId, pushId })).resolves.toEqual({
+        delivered: 0,
+        rejected: 2,
+        duplicate: false,
+      });
+      expect(store.acknowledged).toEqual([]);
+      expect(store.parked.map((parked) => [parked.contactNumber, parked.code, parked.reason])).toEqual([
+        [
+          '01',
+          'REJECTED_BY_CRM',
+          'CRM default POST /hooks/contacts: HTTP 422: records[0].fields.Email is invalid',
+        ],
+        [
+          '02',
+          'REJECTED_BY_CRM',
+          'CRM default POST /hooks/contacts: HTTP 422: records[0].fields.Email is invalid',
+        ],
+      ]);
+      expect((await store.getStagedPush(pushId))?.deliveredAt).toBeDefined();
+    });
+
+    it('leaves the push undelivered and fails with Throttled when the CRM throttles', async () => {
+      const { store, crm, activities } = setup([]);
+      await staged(store, ['01']);
+      crm.answer = () => {
+        throw new ThrottledError('CRM default throttled', 5_000, { system: 'CRM default', status: 503 });
+      };
+      const { env } = environment();
+      const failure = await failureOf(env.run(activities.deliverOutboundPush, { target, claimId, pushId }));
+      expect(failure.type).toBe(FailureType.Throttled);
+      expect(failure.nextRetryDelay).toBe(5_000);
+      expect(store.acknowledged).toEqual([]);
+      expect((await store.getStagedPush(pushId))?.deliveredAt).toBeUndefined();
+    });
+
+    it('fails without retry when the push was never staged', async () => {
+      const { activities } = setup([]);
+      const { env } = environment();
+      const failure = await failureOf(env.run(activities.deliverOutboundPush, { target, claimId, pushId }));
+      expect(failure.type).toBe(FailureType.Configuration);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toMatch(/No staged push/);
+    });
+  });
+
+  it('parks the contacts a run gave up on', async () => {
+    const { store, activities } = setup([]);
+    const { env } = environment();
+    await expect(
+      env.run(activities.parkOutboundContacts, {
+        target,
+        claimId,
+        contactNumbers: ['7', '8'],
+        code: 'RETRIES_EXHAUSTED',
+        reason: 'S-360 unreachable',
+      }),
+    ).resolves.toEqual({ parked: 2 });
+    expect(store.parked).toEqual([
+      {
+        direction: 'outbound',
+        target,
+        claimId,
+        contactNumber: '7',
+        code: 'RETRIES_EXHAUSTED',
+        reason: 'S-360 unreachable',
+      },
+      {
+        direction: 'outbound',
+        target,
+        claimId,
+        contactNumber: '8',
+        code: 'RETRIES_EXHAUSTED',
+        reason: 'S-360 unreachable',
+      },
+    ]);
+  });
+});
