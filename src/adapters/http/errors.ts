@@ -35,10 +35,7 @@ export class TransientError extends AdapterError {
 export class PermanentError extends AdapterError {
   override readonly name: string = 'PermanentError';
   readonly code: string;
-  constructor(
-    message: string,
-    details: { system: string; status?: number; cause?: unknown; code?: string },
-  ) {
+  constructor(message: string, details: { system: string; status?: number; cause?: unknown; code?: string }) {
     super(message, details);
     this.code = details.code ?? 'PERMANENT';
   }

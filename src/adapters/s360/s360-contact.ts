@@ -7,9 +7,19 @@ import { z } from 'zod';
  */
 
 /** S-360 contact numbers are digits kept as text: leading zeros are significant. */
-export const contactNumberSchema = z.string().regex(/^\d{1,20}$/, 'expected a contact number: 1 to 20 digits as text');
+export const contactNumberSchema = z
+  .string()
+  .regex(/^\d{1,20}$/, 'expected a contact number: 1 to 20 digits as text');
 
-export const s360TitleSchema = z.enum(['MISS', 'MRS', 'MR', 'MR_AND_MRS', 'UNDEFINED', 'LADIES', 'GENTLEMEN']);
+export const s360TitleSchema = z.enum([
+  'MISS',
+  'MRS',
+  'MR',
+  'MR_AND_MRS',
+  'UNDEFINED',
+  'LADIES',
+  'GENTLEMEN',
+]);
 export type S360Title = z.infer<typeof s360TitleSchema>;
 
 export const s360AddressSchema = z.object({
