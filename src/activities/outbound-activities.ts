@@ -61,6 +61,19 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
   const { store, s360 } = deps;
   const mapContact = deps.mapContact ?? mapContactToCrmRecord;
 
+  function crmAdapterOf(target: string): CrmAdapter {
+    try {
+      return deps.crmAdapter(target);
+    } catch (err) {
+      throw ApplicationFailure.create({
+        type: FailureType.Configuration,
+        nonRetryable: true,
+        message: `No CRM adapter for target "${target}": ${err instanceof Error ? err.message : String(err)}`,
+        ...(err instanceof Error ? { cause: err } : {}),
+      });
+    }
+  }
+
   async function claimOutboundContacts(
     input: ClaimOutboundContactsInput,
   ): Promise<ClaimOutboundContactsResult> {
@@ -146,11 +159,10 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     const key = { direction: 'outbound', target: input.target } as const;
     const signal = Context.current().cancellationSignal;
 
+    const adapter = crmAdapterOf(input.target);
     let result;
     try {
-      result = await deps
-        .crmAdapter(input.target)
-        .pushContacts({ pushId: input.pushId, records }, { signal });
+      result = await adapter.pushContacts({ pushId: input.pushId, records }, { signal });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (!(err instanceof PermanentError)) throw toActivityFailure(err);

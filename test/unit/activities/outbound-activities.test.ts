@@ -422,6 +422,18 @@ describe('outbound activities', () => {
       expect((await store.getStagedPush(pushId))?.deliveredAt).toBeUndefined();
     });
 
+    it('fails without retry for a target that has no adapter', async () => {
+      const { store, activities } = setup([]);
+      await store.stagePush({ pushId, target: 'unknown', contactNumbers: ['01'], body: '[]' });
+      const { env } = environment();
+      const failure = await failureOf(
+        env.run(activities.deliverOutboundPush, { target: 'unknown', claimId, pushId }),
+      );
+      expect(failure.type).toBe(FailureType.Configuration);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toMatch(/No CRM adapter for target "unknown": unknown target unknown/);
+    });
+
     it('fails without retry when the push was never staged', async () => {
       const { activities } = setup([]);
       const { env } = environment();
