@@ -90,7 +90,11 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     const staged = await store.getStagedPush(input.pushId);
     if (staged) {
       const prepared = staged.contactNumbers.length;
-      return { prepared, parked: Math.max(0, input.contactNumbers.length - prepared) };
+      return {
+        prepared,
+        parked: Math.max(0, input.contactNumbers.length - prepared),
+        stagedContactNumbers: staged.contactNumbers,
+      };
     }
 
     const context = Context.current();
@@ -132,15 +136,16 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       context.heartbeat({ ...progress, records: [...progress.records] } satisfies PrepareProgress);
     }
 
+    const stagedContactNumbers = progress.records.map((record) => record.contactNumber);
     if (progress.records.length > 0) {
       await store.stagePush({
         pushId: input.pushId,
         target: input.target,
-        contactNumbers: progress.records.map((record) => record.contactNumber),
+        contactNumbers: stagedContactNumbers,
         body: JSON.stringify(progress.records),
       });
     }
-    return { prepared: progress.records.length, parked: progress.parked };
+    return { prepared: progress.records.length, parked: progress.parked, stagedContactNumbers };
   }
 
   async function deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult> {

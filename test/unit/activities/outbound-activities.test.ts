@@ -183,7 +183,7 @@ describe('outbound activities', () => {
         contactNumbers: ['0001', '0002', '0003', '0004', '0005'],
       });
 
-      expect(result).toEqual({ prepared: 2, parked: 3 });
+      expect(result).toEqual({ prepared: 2, parked: 3, stagedContactNumbers: ['0001', '0004'] });
       expect(store.parked).toEqual([
         expect.objectContaining({
           contactNumber: '0002',
@@ -222,7 +222,7 @@ describe('outbound activities', () => {
       const { env } = environment();
       await expect(
         env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['9'] }),
-      ).resolves.toEqual({ prepared: 0, parked: 1 });
+      ).resolves.toEqual({ prepared: 0, parked: 1, stagedContactNumbers: [] });
       expect(store.pushes.size).toBe(0);
     });
 
@@ -232,7 +232,7 @@ describe('outbound activities', () => {
       const { env } = environment();
       await expect(
         env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['1', '2'] }),
-      ).resolves.toEqual({ prepared: 1, parked: 1 });
+      ).resolves.toEqual({ prepared: 1, parked: 1, stagedContactNumbers: ['1'] });
       expect(s360.calls).toEqual([]);
     });
 
@@ -254,7 +254,7 @@ describe('outbound activities', () => {
       });
 
       expect(s360.calls).toEqual(['3', '4']);
-      expect(result).toEqual({ prepared: 3, parked: 1 });
+      expect(result).toEqual({ prepared: 3, parked: 1, stagedContactNumbers: ['1', '3', '4'] });
       expect((await store.getStagedPush(pushId))?.contactNumbers).toEqual(['1', '3', '4']);
     });
 
