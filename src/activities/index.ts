@@ -1,6 +1,6 @@
 import { createOutboundActivities, type OutboundActivityDeps } from './outbound-activities';
 
-export { FailureType, nonRetryableFailureTypes } from './failure-types';
+export { FailureType, nonRetryableFailureTypes } from '../failure-types';
 export type * from './outbound-activity-types';
 export { OutboundParkCode, type OutboundActivityDeps, type PrepareProgress } from './outbound-activities';
 export { toActivityFailure } from './translate-error';

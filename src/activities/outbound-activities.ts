@@ -5,7 +5,7 @@ import type { S360Client } from '../adapters/s360/s360-client';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
 import { mapContactToCrmRecord } from '../mapping/default-contact-mapping';
 import type { SyncStore } from '../store/sync-store';
-import { FailureType } from './failure-types';
+import { FailureType } from '../failure-types';
 import type {
   ClaimOutboundContactsInput,
   ClaimOutboundContactsResult,

@@ -27,6 +27,8 @@ export interface PrepareOutboundPushResult {
   prepared: number;
   /** Contacts parked with their reason (not found in S-360, invalid data). */
   parked: number;
+  /** The contacts staged under `pushId`: the ones to park if the delivery finally fails. */
+  stagedContactNumbers: string[];
 }
 
 export interface DeliverOutboundPushInput {

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { AdapterError, PermanentError, ThrottledError, TransientError } from '../adapters/http/errors';
-import { FailureType } from './failure-types';
+import { FailureType } from '../failure-types';
 
 /** What a translated failure carries in its `details[0]`, for the workflow and the Web UI. */
 export interface AdapterFailureDetails {

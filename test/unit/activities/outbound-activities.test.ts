@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../src/activities';
-import { FailureType } from '../../../src/activities/failure-types';
+import { FailureType } from '../../../src/failure-types';
 import type { PrepareProgress } from '../../../src/activities/outbound-activities';
 import type { CrmAdapter, CrmPush, CrmPushResult } from '../../../src/adapters/crm/crm-adapter';
 import {

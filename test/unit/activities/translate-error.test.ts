@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../../../src/activities/failure-types';
+import { FailureType } from '../../../src/failure-types';
 import { toActivityFailure } from '../../../src/activities/translate-error';
 import {
   NotFoundError,

@@ -1,0 +1,3 @@
+/** The workflows the worker registers (this file is the bundle's entry point). */
+export * from './outbound-sync';
+export * from './outbound-sync-settings';

@@ -1,0 +1,314 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import type { OutboundActivities } from '../activities/outbound-activity-types';
+import { nonRetryableFailureTypes } from '../failure-types';
+import {
+  resolveOutboundSettings,
+  validateOutboundSettings,
+  type OutboundSyncSettings,
+} from './outbound-sync-settings';
+
+/** Counts of one sync run. */
+export interface OutboundRunCounts {
+  /** Contacts taken from the outbox. */
+  claimed: number;
+  /** Contacts fetched, mapped and staged for a push. */
+  prepared: number;
+  /** Contacts the CRM accepted (acknowledged in the outbox). */
+  delivered: number;
+  /** Contacts the CRM refused (parked with the CRM's reason). */
+  rejected: number;
+  /** Contacts parked before reaching the CRM (unknown in S-360, invalid data, retries exhausted). */
+  parked: number;
+  /** Pushes the CRM had already applied (re-pushes after a lost answer). */
+  duplicates: number;
+  /** Pushes prepared. */
+  batches: number;
+}
+
+export interface OutboundRunSummary extends OutboundRunCounts {
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface OutboundTotals {
+  runs: number;
+  claimed: number;
+  delivered: number;
+  rejected: number;
+  parked: number;
+  duplicates: number;
+}
+
+/** State carried from one execution to the next across continue-as-new. */
+export interface OutboundCarriedState {
+  paused: boolean;
+  /** A run was asked for (trigger) and has not happened yet. */
+  triggerPending: boolean;
+  /** Epoch ms of the last run's start; null before the first run. */
+  lastRunStartedAtMs: number | null;
+  lastRun: OutboundRunSummary | null;
+  totals: OutboundTotals;
+}
+
+export interface OutboundSyncInput {
+  /** The CRM target, as named in the configuration. */
+  target: string;
+  settings?: Partial<OutboundSyncSettings>;
+  /** Set by the workflow itself when it continues as new. */
+  carried?: OutboundCarriedState;
+}
+
+export interface OutboundSyncStatus {
+  target: string;
+  state: 'waiting' | 'running' | 'paused';
+  settings: OutboundSyncSettings;
+  /** When the next run starts (ISO); null while paused. */
+  nextRunAt: string | null;
+  lastRun: OutboundRunSummary | null;
+  totals: OutboundTotals;
+}
+
+/** Stops starting runs (a run in progress finishes). */
+export const pauseSignal = defineSignal('pause');
+/** Starts runs again; a run that fell due while paused starts at once. */
+export const resumeSignal = defineSignal('resume');
+/** Runs now, whatever the interval. While paused, the run waits for resume. */
+export const triggerSignal = defineSignal('trigger');
+/** Changes settings; out-of-range values are rejected (the caller gets the messages). Returns the new settings. */
+export const configureUpdate = defineUpdate<OutboundSyncSettings, [Partial<OutboundSyncSettings>]>(
+  'configure',
+);
+export const statusQuery = defineQuery<OutboundSyncStatus>('status');
+
+/** The workflow ID of a target's outbound sync: a business ID, one workflow per CRM target. */
+export function outboundSyncWorkflowId(target: string): string {
+  return `outbound-sync:${target}`;
+}
+
+const retryUntilDone: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+};
+const retryThenPark: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: nonRetryableFailureTypes,
+};
+
+// Store-only activities: nothing to give up on (a contact is parked or claimed only through them), so they
+// retry until the store answers.
+const storeActivities = proxyActivities<OutboundActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: retryUntilDone,
+});
+// Fetching up to 50 contacts under the S-360 budget can take minutes; it heartbeats after every contact (a wait
+// for a budget slot is at most one minute) and resumes from its last heartbeat on retry.
+const { prepareOutboundPush } = proxyActivities<OutboundActivities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: retryThenPark,
+});
+const { deliverOutboundPush } = proxyActivities<OutboundActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: retryThenPark,
+});
+
+/** Pushes prepared or delivered at once within a run: keeps both APIs busy without bursting. */
+const concurrentBatches = 2;
+
+/**
+ * The recurring S-360 -> CRM sync of one CRM target. Each execution waits until a run is due (every
+ * `intervalMinutes`, or at once on trigger), performs one run — claim at most `maxContactsPerRun` pending contacts,
+ * prepare and deliver them in pushes of at most `batchSize` — then continues as new with its settings and totals,
+ * so that history stays small whatever the backlog.
+ */
+export async function outboundSync(input: OutboundSyncInput): Promise<never> {
+  const problems = validateOutboundSettings(input.settings ?? {});
+  if (problems.length > 0) {
+    throw ApplicationFailure.create({
+      type: 'InvalidSettings',
+      nonRetryable: true,
+      message: `Invalid outbound sync settings: ${problems.join('; ')}`,
+    });
+  }
+  let settings = resolveOutboundSettings(input.settings);
+  const state: OutboundCarriedState = input.carried ?? {
+    paused: false,
+    triggerPending: false,
+    lastRunStartedAtMs: null,
+    lastRun: null,
+    totals: { runs: 0, claimed: 0, delivered: 0, rejected: 0, parked: 0, duplicates: 0 },
+  };
+  let running = false;
+  let wakeups = 0;
+
+  const dueAtMs = (): number =>
+    state.triggerPending || state.lastRunStartedAtMs === null
+      ? Date.now()
+      : state.lastRunStartedAtMs + settings.intervalMinutes * 60_000;
+  const status = (): OutboundSyncStatus => ({
+    target: input.target,
+    state: running ? 'running' : state.paused ? 'paused' : 'waiting',
+    settings,
+    nextRunAt: state.paused ? null : new Date(Math.max(dueAtMs(), Date.now())).toISOString(),
+    lastRun: state.lastRun,
+    totals: state.totals,
+  });
+
+  setHandler(pauseSignal, () => {
+    state.paused = true;
+    wakeups += 1;
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = false;
+    wakeups += 1;
+  });
+  setHandler(triggerSignal, () => {
+    state.triggerPending = true;
+    wakeups += 1;
+  });
+  setHandler(
+    configureUpdate,
+    (changes) => {
+      settings = { ...settings, ...definedOnly(changes) };
+      wakeups += 1;
+      return settings;
+    },
+    {
+      validator: (changes) => {
+        const invalid = validateOutboundSettings(changes ?? {});
+        if (invalid.length > 0) throw new Error(invalid.join('; '));
+      },
+    },
+  );
+  setHandler(statusQuery, status);
+
+  // Wait until a run is due and the sync is not paused; any signal or update re-evaluates the deadline.
+  for (;;) {
+    if (!state.paused && Date.now() >= dueAtMs()) break;
+    const seen = wakeups;
+    const timeoutMs = state.paused ? undefined : dueAtMs() - Date.now();
+    if (timeoutMs === undefined) await condition(() => wakeups !== seen);
+    else await condition(() => wakeups !== seen, timeoutMs);
+  }
+
+  running = true;
+  state.triggerPending = false;
+  state.lastRunStartedAtMs = Date.now();
+  const startedAt = new Date(state.lastRunStartedAtMs).toISOString();
+  const counts = await syncOnce(input.target, settings);
+  running = false;
+  state.lastRun = { ...counts, startedAt, finishedAt: new Date().toISOString() };
+  state.totals = {
+    runs: state.totals.runs + 1,
+    claimed: state.totals.claimed + counts.claimed,
+    delivered: state.totals.delivered + counts.delivered,
+    rejected: state.totals.rejected + counts.rejected,
+    parked: state.totals.parked + counts.parked,
+    duplicates: state.totals.duplicates + counts.duplicates,
+  };
+  log.info('Outbound sync run finished', { target: input.target, ...counts });
+
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof outboundSync>({ target: input.target, settings, carried: state });
+}
+
+/** One run: claim, then prepare and deliver each batch; a batch that finally fails is parked, not dropped. */
+async function syncOnce(target: string, settings: OutboundSyncSettings): Promise<OutboundRunCounts> {
+  const { workflowId, runId } = workflowInfo();
+  const claimId = `${workflowId}/${runId}`;
+  const counts: OutboundRunCounts = {
+    claimed: 0,
+    prepared: 0,
+    delivered: 0,
+    rejected: 0,
+    parked: 0,
+    duplicates: 0,
+    batches: 0,
+  };
+  const { contactNumbers } = await storeActivities.claimOutboundContacts({
+    target,
+    claimId,
+    limit: settings.maxContactsPerRun,
+  });
+  counts.claimed = contactNumbers.length;
+  const batches: string[][] = [];
+  for (let start = 0; start < contactNumbers.length; start += settings.batchSize) {
+    batches.push(contactNumbers.slice(start, start + settings.batchSize));
+  }
+
+  const park = async (contacts: string[], code: string, err: unknown): Promise<void> => {
+    if (contacts.length === 0) return;
+    const reason = failureMessage(err);
+    log.warn('Parking contacts after a failed step', { target, code, reason, contacts: contacts.length });
+    await storeActivities.parkOutboundContacts({ target, claimId, contactNumbers: contacts, code, reason });
+    counts.parked += contacts.length;
+  };
+
+  const syncBatch = async (batchIndex: number, batch: string[]): Promise<void> => {
+    const pushId = `${claimId}/${batchIndex}`;
+    counts.batches += 1;
+    let staged: string[];
+    try {
+      const prepared = await prepareOutboundPush({ target, claimId, pushId, contactNumbers: batch });
+      counts.prepared += prepared.prepared;
+      counts.parked += prepared.parked;
+      staged = prepared.stagedContactNumbers;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return park(batch, 'PREPARE_FAILED', err);
+    }
+    if (staged.length === 0) return;
+    try {
+      const delivered = await deliverOutboundPush({ target, claimId, pushId });
+      counts.delivered += delivered.delivered;
+      counts.rejected += delivered.rejected;
+      if (delivered.duplicate) counts.duplicates += 1;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      await park(staged, 'DELIVERY_FAILED', err);
+    }
+  };
+
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < batches.length) {
+      const batchIndex = next;
+      next += 1;
+      await syncBatch(batchIndex, batches[batchIndex] ?? []);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrentBatches, batches.length) }, lane));
+  return counts;
+}
+
+function definedOnly(changes: Partial<OutboundSyncSettings>): Partial<OutboundSyncSettings> {
+  return Object.fromEntries(
+    Object.entries(changes ?? {}).filter(([, value]) => value !== undefined),
+  ) as Partial<OutboundSyncSettings>;
+}
+
+/** The innermost failure message: the activity's own reason, not "Activity task failed". */
+function failureMessage(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}
