@@ -3,6 +3,8 @@ import { ConfigError } from '../config/load-config';
 import { TemporalUnreachableError } from '../client';
 import { CliError, type CliIo } from './cli-context';
 import { registerConfigCommands } from './commands/config-command';
+import { registerFailedCommands } from './commands/failed-command';
+import { registerOutboundCommands } from './commands/outbound-command';
 
 /** Builds the `crm-sync` command tree. Commands write to `io`, never to the process streams directly. */
 export function buildProgram(io: CliIo): Command {
@@ -19,6 +21,8 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
+  registerOutboundCommands(program, io);
+  registerFailedCommands(program, io);
   registerConfigCommands(program, io);
   return program;
 }
