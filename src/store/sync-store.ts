@@ -81,19 +81,27 @@ export interface SyncStore {
   enqueue(input: { direction: SyncDirection; targets: string[]; contactNumbers: string[] }): Promise<void>;
 
   /**
-   * Claims up to `limit` pending contacts, oldest first. Rows already held by this `claimId` are returned again
-   * (idempotent retry); rows held by another claim of the same key are taken over (one workflow per target runs
+   * Claims up to `limit` pending contacts, oldest first. Rows already held by this `claimId` are returned again,
+   * exactly those (idempotent retry); rows held by another claim of the same key are taken over (one workflow per target runs
    * at a time, so such a claim belongs to a run that ended).
    */
   claim(input: ClaimInput): Promise<ClaimedEntry[]>;
 
   /**
    * Removes delivered contacts from the outbox. A contact changed again since the claim stays queued, unclaimed.
+   * Only rows still held by `claimId` are touched. A delivered contact is no longer failing: its parked record of
+   * the same key, if any, is cleared.
    */
   acknowledge(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void>;
 
-  /** Parks a record with its reason and removes it from the outbox (under its claim, when given). */
+  /**
+   * Parks a record with its reason (parking it again raises `attempts` and keeps `firstParkedAt`) and removes it
+   * from the outbox: under its claim when `claimId` is given, and then only if it did not change since the claim
+   * (a newer change stays queued for a fresh try). A parked contact that a new change enqueues again stays
+   * parked, still listed, and is queued as well.
+   */
   park(input: ParkInput): Promise<void>;
+  /** Newest first (last parked). Without a filter, every key; without a limit, every record. */
   listParked(filter?: Partial<OutboxKey> & { limit?: number }): Promise<ParkedRecord[]>;
   /** Moves parked records back to the outbox (all of the key when `contactNumbers` is absent). Returns how many. */
   retryParked(input: OutboxKey & { contactNumbers?: string[] }): Promise<number>;
@@ -101,7 +109,9 @@ export interface SyncStore {
   /** Stores a payload once; a second call with the same `pushId` keeps the first body. */
   stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void>;
   getStagedPush(pushId: string): Promise<StagedPush | undefined>;
+  /** Idempotent: the first delivery time is kept. */
   markPushDelivered(pushId: string): Promise<void>;
 
+  /** `pending`: queued and unclaimed; `claimed`: held by a run; `parked`: records parked for the key. */
   counts(key: OutboxKey): Promise<OutboxCounts>;
 }

@@ -1,0 +1,104 @@
+import type { SqlClient } from './sql-client';
+
+/** One schema step. Its `version` is its identity: never renumber or edit a released migration, add a new one. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * The store's schema, in order. Plain PostgreSQL: the same script runs on PGlite and on a PostgreSQL server.
+ * `version` counters are `integer` (not `bigint`) so that both drivers return them as JavaScript numbers.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'outbox, parked records and staged pushes',
+    sql: `
+      create table outbox (
+        direction text not null check (direction in ('outbound', 'inbound')),
+        target text not null,
+        contact_number text not null,
+        -- Raised by every change: an ack under an older claimed_version leaves the row queued.
+        version integer not null default 1,
+        first_enqueued_at timestamptz not null,
+        -- Arrival order among rows of the same first_enqueued_at (PGlite's clock has millisecond resolution).
+        enqueue_seq bigint generated always as identity,
+        last_enqueued_at timestamptz not null,
+        claim_id text,
+        claimed_version integer,
+        claimed_at timestamptz,
+        primary key (direction, target, contact_number)
+      );
+      create index outbox_oldest_idx on outbox (direction, target, first_enqueued_at, enqueue_seq);
+      create index outbox_claim_idx on outbox (direction, target, claim_id);
+
+      -- Orders parked records parked within the same millisecond (PGlite's clock resolution).
+      create sequence parked_seq;
+      create table parked (
+        direction text not null check (direction in ('outbound', 'inbound')),
+        target text not null,
+        contact_number text not null,
+        code text not null,
+        reason text not null,
+        field text,
+        attempts integer not null default 1,
+        first_parked_at timestamptz not null,
+        last_parked_at timestamptz not null,
+        park_seq bigint not null default nextval('parked_seq'),
+        primary key (direction, target, contact_number)
+      );
+      create index parked_recent_idx on parked (last_parked_at desc, park_seq desc);
+
+      create table staged_push (
+        push_id text primary key,
+        target text not null,
+        contact_numbers jsonb not null,
+        body text not null,
+        created_at timestamptz not null,
+        delivered_at timestamptz
+      );
+    `,
+  },
+];
+
+/** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */
+const MIGRATION_LOCK_KEY = 74_201_360;
+
+/**
+ * Applies the migrations not yet recorded in `schema_migrations`, each in its own transaction together with its
+ * record, so a crash leaves the schema at a known version. Idempotent; safe when several processes start at once
+ * on PostgreSQL (an advisory lock makes them take turns). Returns the versions applied by this call.
+ */
+export async function runMigrations(
+  client: SqlClient,
+  steps: readonly Migration[] = migrations,
+): Promise<number[]> {
+  const applied: number[] = [];
+  for (const step of steps) {
+    const done = await client.transaction(async (tx) => {
+      await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await tx.exec(`
+        create table if not exists schema_migrations (
+          version integer primary key,
+          name text not null,
+          applied_at timestamptz not null default now()
+        )
+      `);
+      const { rows } = await tx.query<{ version: number }>(
+        'select version from schema_migrations where version = $1',
+        [step.version],
+      );
+      if (rows.length > 0) return false;
+      await tx.exec(step.sql);
+      await tx.query('insert into schema_migrations (version, name) values ($1, $2)', [
+        step.version,
+        step.name,
+      ]);
+      return true;
+    });
+    if (done) applied.push(step.version);
+  }
+  return applied;
+}

@@ -1,0 +1,341 @@
+import { runMigrations } from './migrations';
+import type { SqlClient, SqlQueryable } from './sql-client';
+import type {
+  ClaimedEntry,
+  ClaimInput,
+  OutboxCounts,
+  OutboxKey,
+  ParkedRecord,
+  ParkInput,
+  StagedPush,
+  SyncDirection,
+  SyncStore,
+} from './sync-store';
+
+/** Options of {@link PgSyncStore}. */
+export interface PgSyncStoreOptions {
+  /** Releases the connection or pool when the store is closed (the store does not own it otherwise). */
+  onClose?: () => Promise<void>;
+}
+
+interface ParkedRow {
+  direction: SyncDirection;
+  target: string;
+  contact_number: string;
+  code: string;
+  reason: string;
+  field: string | null;
+  attempts: number;
+  first_parked_at: Date | string;
+  last_parked_at: Date | string;
+}
+
+interface StagedPushRow {
+  push_id: string;
+  target: string;
+  contact_numbers: unknown;
+  body: string;
+  delivered_at: Date | string | null;
+}
+
+/**
+ * The {@link SyncStore} in plain PostgreSQL, over any {@link SqlClient}: PGlite for the embedded default, a
+ * PostgreSQL pool in production. Every operation of more than one statement runs in a transaction.
+ *
+ * Time comes from the database (`now()`, the transaction's start), so several processes sharing a PostgreSQL
+ * server order the outbox by one clock. The outbox is claimed oldest first: by first enqueue time, then by
+ * arrival (a sequence, since PGlite's clock only has millisecond resolution); contacts enqueued by one call are
+ * ordered by contact number among themselves.
+ *
+ * A parked contact that a new change enqueues again stays parked (still listed, with its reason) and is queued
+ * as well: the new change deserves a fresh try, and the record stays visible to operators until a sync of that
+ * contact succeeds ({@link PgSyncStore.acknowledge} clears it) or it is retried.
+ */
+export class PgSyncStore implements SyncStore {
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly options: PgSyncStoreOptions = {},
+  ) {}
+
+  async migrate(): Promise<void> {
+    await runMigrations(this.sql);
+  }
+
+  /** Idempotent: a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= Promise.resolve(this.options.onClose?.());
+    return this.closing;
+  }
+
+  async enqueue(input: {
+    direction: SyncDirection;
+    targets: string[];
+    contactNumbers: string[];
+  }): Promise<void> {
+    await enqueueRows(this.sql, input.direction, unique(input.targets), unique(input.contactNumbers));
+  }
+
+  async claim(input: ClaimInput): Promise<ClaimedEntry[]> {
+    const limit = Math.max(0, Math.floor(input.limit));
+    return this.sql.transaction(async (tx) => {
+      const held = await heldBy(tx, input, input.claimId);
+      if (held.length > 0 || limit === 0) return held;
+      // Rows held by another claim of this key belong to a run that ended (one workflow per target at a time).
+      const { rows } = await tx.query<{ contact_number: string }>(
+        `select contact_number from outbox
+          where direction = $1 and target = $2 and (claim_id is null or claim_id <> $3)
+          order by first_enqueued_at, enqueue_seq
+          limit $4
+          for update`,
+        [input.direction, input.target, input.claimId, limit],
+      );
+      if (rows.length === 0) return [];
+      await tx.query(
+        `update outbox set claim_id = $3, claimed_version = version, claimed_at = now()
+          where direction = $1 and target = $2 and contact_number = any($4::text[])`,
+        [input.direction, input.target, input.claimId, rows.map((row) => row.contact_number)],
+      );
+      return heldBy(tx, input, input.claimId);
+    });
+  }
+
+  /**
+   * Deletes the delivered rows held by this claim and releases the ones changed since (they stay queued). A
+   * delivered contact is no longer failing, so its parked record of this key, if any, is cleared too.
+   */
+  async acknowledge(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return;
+    await this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ contact_number: string }>(
+        `select contact_number from outbox
+          where direction = $1 and target = $2 and claim_id = $3 and contact_number = any($4::text[])`,
+        [input.direction, input.target, input.claimId, contactNumbers],
+      );
+      const held = rows.map((row) => row.contact_number);
+      if (held.length === 0) return;
+      await finishClaimed(tx, input, input.claimId, held);
+      await tx.query(
+        'delete from parked where direction = $1 and target = $2 and contact_number = any($3::text[])',
+        [input.direction, input.target, held],
+      );
+    });
+  }
+
+  /**
+   * Records the failure (a repeat raises `attempts` and keeps `firstParkedAt`) and takes the contact out of the
+   * outbox. With a `claimId`, only a row held by that claim leaves, and only if it did not change since the claim:
+   * a newer change stays queued, released, for a fresh try.
+   */
+  async park(input: ParkInput): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await tx.query(
+        `insert into parked (direction, target, contact_number, code, reason, field, attempts,
+                             first_parked_at, last_parked_at)
+         values ($1, $2, $3, $4, $5, $6, 1, now(), now())
+         on conflict (direction, target, contact_number) do update
+            set code = excluded.code, reason = excluded.reason, field = excluded.field,
+                attempts = parked.attempts + 1, last_parked_at = excluded.last_parked_at,
+                park_seq = nextval('parked_seq')`,
+        [input.direction, input.target, input.contactNumber, input.code, input.reason, input.field ?? null],
+      );
+      if (input.claimId === undefined) {
+        await tx.query('delete from outbox where direction = $1 and target = $2 and contact_number = $3', [
+          input.direction,
+          input.target,
+          input.contactNumber,
+        ]);
+      } else {
+        await finishClaimed(tx, input, input.claimId, [input.contactNumber]);
+      }
+    });
+  }
+
+  /** Newest first (by the last time parked). Without a filter, every key; without a limit, every record. */
+  async listParked(filter: Partial<OutboxKey> & { limit?: number } = {}): Promise<ParkedRecord[]> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.direction !== undefined) {
+      params.push(filter.direction);
+      conditions.push(`direction = $${params.length}`);
+    }
+    if (filter.target !== undefined) {
+      params.push(filter.target);
+      conditions.push(`target = $${params.length}`);
+    }
+    let limit = '';
+    if (filter.limit !== undefined) {
+      params.push(Math.max(0, Math.floor(filter.limit)));
+      limit = `limit $${params.length}`;
+    }
+    const { rows } = await this.sql.query<ParkedRow>(
+      `select direction, target, contact_number, code, reason, field, attempts, first_parked_at, last_parked_at
+         from parked
+        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
+        order by last_parked_at desc, park_seq desc
+        ${limit}`,
+      params,
+    );
+    return rows.map(toParkedRecord);
+  }
+
+  async retryParked(input: OutboxKey & { contactNumbers?: string[] }): Promise<number> {
+    const only = input.contactNumbers === undefined ? undefined : unique(input.contactNumbers);
+    if (only?.length === 0) return 0;
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ contact_number: string }>(
+        `delete from parked
+          where direction = $1 and target = $2 and ($3::text[] is null or contact_number = any($3::text[]))
+        returning contact_number`,
+        [input.direction, input.target, only ?? null],
+      );
+      const contactNumbers = rows.map((row) => row.contact_number);
+      await enqueueRows(tx, input.direction, [input.target], contactNumbers);
+      return contactNumbers.length;
+    });
+  }
+
+  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void> {
+    await this.sql.query(
+      `insert into staged_push (push_id, target, contact_numbers, body, created_at)
+       values ($1, $2, $3::jsonb, $4, now())
+       on conflict (push_id) do nothing`,
+      [push.pushId, push.target, JSON.stringify(push.contactNumbers), push.body],
+    );
+  }
+
+  async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
+    const { rows } = await this.sql.query<StagedPushRow>(
+      'select push_id, target, contact_numbers, body, delivered_at from staged_push where push_id = $1',
+      [pushId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const contactNumbers =
+      typeof row.contact_numbers === 'string'
+        ? (JSON.parse(row.contact_numbers) as unknown)
+        : row.contact_numbers;
+    return {
+      pushId: row.push_id,
+      target: row.target,
+      contactNumbers: Array.isArray(contactNumbers) ? contactNumbers.map(String) : [],
+      body: row.body,
+      ...(row.delivered_at !== null ? { deliveredAt: toIso(row.delivered_at) } : {}),
+    };
+  }
+
+  /** Idempotent: the first delivery time is kept. */
+  async markPushDelivered(pushId: string): Promise<void> {
+    await this.sql.query(
+      'update staged_push set delivered_at = coalesce(delivered_at, now()) where push_id = $1',
+      [pushId],
+    );
+  }
+
+  async counts(key: OutboxKey): Promise<OutboxCounts> {
+    const { rows } = await this.sql.query<{
+      pending: number | string;
+      claimed: number | string;
+      parked: number | string;
+    }>(
+      `select
+         (select count(*) from outbox where direction = $1 and target = $2 and claim_id is null)::int as pending,
+         (select count(*) from outbox where direction = $1 and target = $2 and claim_id is not null)::int as claimed,
+         (select count(*) from parked where direction = $1 and target = $2)::int as parked`,
+      [key.direction, key.target],
+    );
+    const row = rows[0];
+    return {
+      pending: Number(row?.pending ?? 0),
+      claimed: Number(row?.claimed ?? 0),
+      parked: Number(row?.parked ?? 0),
+    };
+  }
+}
+
+/** Inserts new rows; a row already there (pending or claimed) keeps its place and gets its version raised. */
+async function enqueueRows(
+  sql: SqlQueryable,
+  direction: SyncDirection,
+  targets: string[],
+  contactNumbers: string[],
+): Promise<void> {
+  if (targets.length === 0 || contactNumbers.length === 0) return;
+  await sql.query(
+    `insert into outbox (direction, target, contact_number, version, first_enqueued_at, last_enqueued_at)
+     select $1, t.target, c.contact_number, 1, now(), now()
+       from unnest($2::text[]) as t(target) cross join unnest($3::text[]) as c(contact_number)
+      order by t.target, c.contact_number
+     on conflict (direction, target, contact_number) do update
+        set version = outbox.version + 1, last_enqueued_at = excluded.last_enqueued_at`,
+    [direction, targets, contactNumbers],
+  );
+}
+
+/** The rows a claim holds, oldest first, with the version seen when they were claimed. */
+async function heldBy(sql: SqlQueryable, key: OutboxKey, claimId: string): Promise<ClaimedEntry[]> {
+  const { rows } = await sql.query<{
+    contact_number: string;
+    claimed_version: number;
+    first_enqueued_at: Date | string;
+  }>(
+    `select contact_number, claimed_version, first_enqueued_at from outbox
+      where direction = $1 and target = $2 and claim_id = $3
+      order by first_enqueued_at, enqueue_seq`,
+    [key.direction, key.target, claimId],
+  );
+  return rows.map((row) => ({
+    contactNumber: row.contact_number,
+    version: Number(row.claimed_version),
+    firstEnqueuedAt: toIso(row.first_enqueued_at),
+  }));
+}
+
+/**
+ * Ends a claim on some rows: those unchanged since the claim leave the outbox, those changed since are released
+ * (still queued for the next run). Rows not held by this claim are left alone.
+ */
+async function finishClaimed(
+  sql: SqlQueryable,
+  key: OutboxKey,
+  claimId: string,
+  contactNumbers: string[],
+): Promise<void> {
+  const params = [key.direction, key.target, claimId, contactNumbers];
+  await sql.query(
+    `delete from outbox
+      where direction = $1 and target = $2 and claim_id = $3 and contact_number = any($4::text[])
+        and version = claimed_version`,
+    params,
+  );
+  await sql.query(
+    `update outbox set claim_id = null, claimed_version = null, claimed_at = null
+      where direction = $1 and target = $2 and claim_id = $3 and contact_number = any($4::text[])`,
+    params,
+  );
+}
+
+function toParkedRecord(row: ParkedRow): ParkedRecord {
+  return {
+    direction: row.direction,
+    target: row.target,
+    contactNumber: row.contact_number,
+    code: row.code,
+    reason: row.reason,
+    ...(row.field !== null ? { field: row.field } : {}),
+    attempts: Number(row.attempts),
+    firstParkedAt: toIso(row.first_parked_at),
+    lastParkedAt: toIso(row.last_parked_at),
+  };
+}
+
+/** Drivers return `timestamptz` as a Date (pg, PGlite) or as text (custom type parsers): always ISO out. */
+function toIso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

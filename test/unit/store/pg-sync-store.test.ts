@@ -1,0 +1,301 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import { runMigrations } from '../../../src/store/migrations';
+import { openEmbeddedDatabase, openEmbeddedSyncStore } from '../../../src/store/open-sync-store';
+import { PgSyncStore } from '../../../src/store/pg-sync-store';
+import type { SyncStore } from '../../../src/store/sync-store';
+
+// One PGlite database for the whole file (it takes seconds to start); each test uses its own target.
+let dataDir: string;
+let db: PGlite;
+let store: PgSyncStore;
+let reopened: SyncStore | undefined;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-store-'));
+  db = await openEmbeddedDatabase(dataDir);
+  store = new PgSyncStore(db, { onClose: () => db.close() });
+  await store.migrate();
+}, 120_000);
+
+afterAll(async () => {
+  await reopened?.close();
+  await store?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+const outbound = (target: string) => ({ direction: 'outbound', target }) as const;
+
+describe('enqueue', () => {
+  it('de-duplicates contacts per target and raises the version of a repeated one', async () => {
+    await store.enqueue({
+      direction: 'outbound',
+      targets: ['dedup-a', 'dedup-b', 'dedup-a'],
+      contactNumbers: ['0001', '0001', '0002'],
+    });
+    await store.enqueue({ direction: 'outbound', targets: ['dedup-a'], contactNumbers: ['0001'] });
+
+    expect(await store.counts(outbound('dedup-a'))).toEqual({ pending: 2, claimed: 0, parked: 0 });
+    expect(await store.counts(outbound('dedup-b'))).toEqual({ pending: 2, claimed: 0, parked: 0 });
+    const claimed = await store.claim({ ...outbound('dedup-a'), claimId: 'c1', limit: 10 });
+    expect(claimed.map(({ contactNumber, version }) => ({ contactNumber, version }))).toEqual([
+      { contactNumber: '0001', version: 2 },
+      { contactNumber: '0002', version: 1 },
+    ]);
+  });
+
+  it('keeps directions apart', async () => {
+    await store.enqueue({ direction: 'inbound', targets: ['directions'], contactNumbers: ['1'] });
+    expect(await store.counts(outbound('directions'))).toEqual({ pending: 0, claimed: 0, parked: 0 });
+    expect(await store.counts({ direction: 'inbound', target: 'directions' })).toEqual({
+      pending: 1,
+      claimed: 0,
+      parked: 0,
+    });
+  });
+
+  it('does nothing with no targets or no contacts', async () => {
+    await store.enqueue({ direction: 'outbound', targets: [], contactNumbers: ['1'] });
+    await store.enqueue({ direction: 'outbound', targets: ['empty'], contactNumbers: [] });
+    expect(await store.counts(outbound('empty'))).toEqual({ pending: 0, claimed: 0, parked: 0 });
+  });
+});
+
+describe('claim and acknowledge', () => {
+  it('claims oldest first, up to the limit, and keeps a re-enqueued contact in its place', async () => {
+    const key = outbound('order');
+    await store.enqueue({ direction: 'outbound', targets: ['order'], contactNumbers: ['0300'] });
+    await store.enqueue({ direction: 'outbound', targets: ['order'], contactNumbers: ['0100'] });
+    await store.enqueue({ direction: 'outbound', targets: ['order'], contactNumbers: ['0250', '0200'] });
+    await store.enqueue({ direction: 'outbound', targets: ['order'], contactNumbers: ['0300'] });
+
+    const first = await store.claim({ ...key, claimId: 'run-1', limit: 3 });
+    expect(first.map((entry) => entry.contactNumber)).toEqual(['0300', '0100', '0200']);
+    const times = first.map((entry) => entry.firstEnqueuedAt);
+    expect(times.every((time) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(time))).toBe(true);
+    expect([...times].sort()).toEqual(times);
+    expect(await store.counts(key)).toEqual({ pending: 1, claimed: 3, parked: 0 });
+
+    await store.acknowledge({ ...key, claimId: 'run-1', contactNumbers: ['0300', '0100', '0200'] });
+    const second = await store.claim({ ...key, claimId: 'run-2', limit: 3 });
+    expect(second.map((entry) => entry.contactNumber)).toEqual(['0250']);
+    await store.acknowledge({ ...key, claimId: 'run-2', contactNumbers: ['0250'] });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 0, parked: 0 });
+  });
+
+  it('returns the same rows to a retried claim, without topping up', async () => {
+    const key = outbound('idempotent');
+    await store.enqueue({ direction: 'outbound', targets: ['idempotent'], contactNumbers: ['1', '2', '3'] });
+    const first = await store.claim({ ...key, claimId: 'run-1', limit: 2 });
+    await store.enqueue({ direction: 'outbound', targets: ['idempotent'], contactNumbers: ['4'] });
+    const again = await store.claim({ ...key, claimId: 'run-1', limit: 2 });
+
+    expect(first.map((entry) => entry.contactNumber)).toEqual(['1', '2']);
+    expect(again).toEqual(first);
+    expect(await store.counts(key)).toEqual({ pending: 2, claimed: 2, parked: 0 });
+  });
+
+  it('re-queues a contact changed after its claim instead of losing the change', async () => {
+    const key = outbound('changed');
+    await store.enqueue({ direction: 'outbound', targets: ['changed'], contactNumbers: ['42', '43'] });
+    const claimed = await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    expect(claimed.map((entry) => entry.version)).toEqual([1, 1]);
+
+    await store.enqueue({ direction: 'outbound', targets: ['changed'], contactNumbers: ['42'] });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 2, parked: 0 });
+    await store.acknowledge({ ...key, claimId: 'run-1', contactNumbers: ['42', '43'] });
+
+    expect(await store.counts(key)).toEqual({ pending: 1, claimed: 0, parked: 0 });
+    const next = await store.claim({ ...key, claimId: 'run-2', limit: 10 });
+    expect(next.map(({ contactNumber, version }) => ({ contactNumber, version }))).toEqual([
+      { contactNumber: '42', version: 2 },
+    ]);
+    await store.acknowledge({ ...key, claimId: 'run-2', contactNumbers: ['42'] });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 0, parked: 0 });
+  });
+
+  it('takes over the rows of a stale claim, and ignores that claim’s late ack', async () => {
+    const key = outbound('takeover');
+    await store.enqueue({ direction: 'outbound', targets: ['takeover'], contactNumbers: ['1', '2', '3'] });
+    await store.claim({ ...key, claimId: 'dead-run', limit: 2 });
+    const taken = await store.claim({ ...key, claimId: 'new-run', limit: 10 });
+    expect(taken.map((entry) => entry.contactNumber)).toEqual(['1', '2', '3']);
+
+    await store.acknowledge({ ...key, claimId: 'dead-run', contactNumbers: ['1', '2'] });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 3, parked: 0 });
+    await store.acknowledge({ ...key, claimId: 'new-run', contactNumbers: ['1', '2', '3'] });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 0, parked: 0 });
+  });
+
+  it('claims nothing with a zero limit or an empty outbox', async () => {
+    const key = outbound('nothing');
+    expect(await store.claim({ ...key, claimId: 'run-1', limit: 5 })).toEqual([]);
+    await store.enqueue({ direction: 'outbound', targets: ['nothing'], contactNumbers: ['1'] });
+    expect(await store.claim({ ...key, claimId: 'run-1', limit: 0 })).toEqual([]);
+    expect(await store.counts(key)).toEqual({ pending: 1, claimed: 0, parked: 0 });
+  });
+});
+
+describe('parked records', () => {
+  it('parks a claimed contact out of the outbox, counting attempts and keeping the first time', async () => {
+    const key = outbound('park');
+    await store.enqueue({ direction: 'outbound', targets: ['park'], contactNumbers: ['0007', '0008'] });
+    await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    await store.park({
+      ...key,
+      claimId: 'run-1',
+      contactNumber: '0007',
+      code: 'INVALID_RECORD',
+      reason: 'email: not an e-mail address',
+      field: 'email',
+    });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 1, parked: 1 });
+
+    const [first] = await store.listParked(key);
+    expect(first).toEqual({
+      direction: 'outbound',
+      target: 'park',
+      contactNumber: '0007',
+      code: 'INVALID_RECORD',
+      reason: 'email: not an e-mail address',
+      field: 'email',
+      attempts: 1,
+      firstParkedAt: expect.any(String),
+      lastParkedAt: first?.firstParkedAt,
+    });
+
+    await store.park({ ...key, contactNumber: '0007', code: 'NOT_FOUND', reason: 'no such contact' });
+    await store.park({ ...key, contactNumber: '0008', code: 'REJECTED_BY_CRM', reason: 'refused' });
+    const parked = await store.listParked(key);
+    expect(parked.map((record) => record.contactNumber)).toEqual(['0008', '0007']);
+    const again = parked[1];
+    expect(again).toMatchObject({ code: 'NOT_FOUND', reason: 'no such contact', attempts: 2 });
+    expect(again).not.toHaveProperty('field');
+    expect(again?.firstParkedAt).toBe(first?.firstParkedAt);
+    expect(Date.parse(again?.lastParkedAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(first?.lastParkedAt ?? ''),
+    );
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 0, parked: 2 });
+  });
+
+  it('keeps a contact changed since its claim queued while parking it', async () => {
+    const key = outbound('park-changed');
+    await store.enqueue({ direction: 'outbound', targets: ['park-changed'], contactNumbers: ['5'] });
+    await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    await store.enqueue({ direction: 'outbound', targets: ['park-changed'], contactNumbers: ['5'] });
+    await store.park({ ...key, claimId: 'run-1', contactNumber: '5', code: 'NOT_FOUND', reason: 'gone' });
+    expect(await store.counts(key)).toEqual({ pending: 1, claimed: 0, parked: 1 });
+  });
+
+  it('leaves a row taken over by another claim in the outbox', async () => {
+    const key = outbound('park-stale');
+    await store.enqueue({ direction: 'outbound', targets: ['park-stale'], contactNumbers: ['5'] });
+    await store.claim({ ...key, claimId: 'dead-run', limit: 10 });
+    await store.claim({ ...key, claimId: 'new-run', limit: 10 });
+    await store.park({ ...key, claimId: 'dead-run', contactNumber: '5', code: 'NOT_FOUND', reason: 'gone' });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 1, parked: 1 });
+  });
+
+  it('keeps a parked contact listed when a new change queues it, until a sync of it succeeds', async () => {
+    const key = outbound('park-requeued');
+    await store.park({ ...key, contactNumber: '9', code: 'NOT_FOUND', reason: 'gone' });
+    await store.enqueue({ direction: 'outbound', targets: ['park-requeued'], contactNumbers: ['9'] });
+    expect(await store.counts(key)).toEqual({ pending: 1, claimed: 0, parked: 1 });
+
+    await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    await store.acknowledge({ ...key, claimId: 'run-1', contactNumbers: ['9'] });
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 0, parked: 0 });
+  });
+
+  it('filters by key and limits the list', async () => {
+    await store.park({ ...outbound('list'), contactNumber: '1', code: 'X', reason: 'x' });
+    await store.park({ ...outbound('list'), contactNumber: '2', code: 'X', reason: 'x' });
+    await store.park({ direction: 'inbound', target: 'list', contactNumber: '3', code: 'X', reason: 'x' });
+
+    expect((await store.listParked(outbound('list'))).map((r) => r.contactNumber)).toEqual(['2', '1']);
+    expect((await store.listParked({ target: 'list' })).map((r) => r.contactNumber)).toEqual(['3', '2', '1']);
+    expect((await store.listParked({ target: 'list', limit: 1 })).map((r) => r.contactNumber)).toEqual(['3']);
+    const all = await store.listParked();
+    expect(all.filter((record) => record.target === 'list')).toHaveLength(3);
+  });
+
+  it('retries some or all parked records of a key back into the outbox', async () => {
+    const key = outbound('retry');
+    for (const contactNumber of ['1', '2', '3']) {
+      await store.park({ ...key, contactNumber, code: 'NOT_FOUND', reason: 'gone' });
+    }
+    await store.park({ ...outbound('retry-other'), contactNumber: '1', code: 'NOT_FOUND', reason: 'gone' });
+
+    expect(await store.retryParked({ ...key, contactNumbers: ['1', '404'] })).toBe(1);
+    expect(await store.counts(key)).toEqual({ pending: 1, claimed: 0, parked: 2 });
+    expect(await store.retryParked({ ...key, contactNumbers: [] })).toBe(0);
+    expect(await store.retryParked(key)).toBe(2);
+    expect(await store.counts(key)).toEqual({ pending: 3, claimed: 0, parked: 0 });
+    expect(await store.retryParked(key)).toBe(0);
+    expect(await store.counts(outbound('retry-other'))).toEqual({ pending: 0, claimed: 0, parked: 1 });
+
+    const claimed = await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    expect(claimed.map((entry) => entry.contactNumber).sort()).toEqual(['1', '2', '3']);
+  });
+});
+
+describe('staged pushes', () => {
+  it('keeps the first body and records the first delivery', async () => {
+    await store.stagePush({
+      pushId: 'push-1',
+      target: 'stage',
+      contactNumbers: ['0001', '02'],
+      body: 'first',
+    });
+    await store.stagePush({ pushId: 'push-1', target: 'stage', contactNumbers: ['9'], body: 'second' });
+
+    expect(await store.getStagedPush('push-1')).toEqual({
+      pushId: 'push-1',
+      target: 'stage',
+      contactNumbers: ['0001', '02'],
+      body: 'first',
+    });
+    await store.markPushDelivered('push-1');
+    const delivered = (await store.getStagedPush('push-1'))?.deliveredAt;
+    expect(delivered).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
+    await store.markPushDelivered('push-1');
+    expect((await store.getStagedPush('push-1'))?.deliveredAt).toBe(delivered);
+    expect(await store.getStagedPush('push-unknown')).toBeUndefined();
+  });
+});
+
+describe('schema and durability', () => {
+  it('runs migrations again without change', async () => {
+    await store.migrate();
+    expect(await runMigrations(db)).toEqual([]);
+    const { rows } = await db.query<{ version: number }>('select version from schema_migrations order by 1');
+    expect(rows.map((row) => row.version)).toEqual([1]);
+  });
+
+  it('keeps pending, claimed and parked rows across a close and reopen of the folder', async () => {
+    const key = outbound('durable');
+    await store.enqueue({ direction: 'outbound', targets: ['durable'], contactNumbers: ['1', '2', '3'] });
+    await store.claim({ ...key, claimId: 'run-1', limit: 1 });
+    await store.park({
+      ...key,
+      contactNumber: '3',
+      code: 'NOT_FOUND',
+      reason: 'gone',
+      field: 'contactNumber',
+    });
+    await store.stagePush({ pushId: 'durable-push', target: 'durable', contactNumbers: ['1'], body: '[]' });
+    const parked = await store.listParked(key);
+    await store.close();
+    await store.close();
+
+    reopened = await openEmbeddedSyncStore(dataDir);
+    expect(await reopened.counts(key)).toEqual({ pending: 1, claimed: 1, parked: 1 });
+    expect(await reopened.listParked(key)).toEqual(parked);
+    expect((await reopened.getStagedPush('durable-push'))?.body).toBe('[]');
+    expect(await reopened.claim({ ...key, claimId: 'run-1', limit: 1 })).toEqual([
+      expect.objectContaining({ contactNumber: '1', version: 1 }),
+    ]);
+  }, 60_000);
+});
