@@ -1,0 +1,265 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startReceiver, type Receiver, type ReceiverOptions } from '../../../src/receiver/receiver-server';
+import { openEmbeddedSyncStore } from '../../../src/store/open-sync-store';
+import type { SyncStore } from '../../../src/store/sync-store';
+
+// One embedded store for the file (PGlite takes seconds to start); each test starts its own receiver with its
+// own targets, so that the tests do not see each other's rows.
+let dataDir: string;
+let store: SyncStore;
+const receivers: Receiver[] = [];
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-receiver-'));
+  store = await openEmbeddedSyncStore(dataDir);
+}, 120_000);
+
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+});
+
+afterAll(async () => {
+  await store?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+async function receiver(options: Partial<ReceiverOptions> & { targets: string[] }): Promise<Receiver> {
+  const started = await startReceiver({ port: 0, store, onError: () => undefined, ...options });
+  receivers.push(started);
+  return started;
+}
+
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+const outbound = (target: string) => ({ direction: 'outbound', target }) as const;
+const nothing = { pending: 0, claimed: 0, parked: 0 };
+
+describe('POST /notifications/s360', () => {
+  it('queues every contact for every target before answering, de-duplicated', async () => {
+    const { url } = await receiver({ targets: ['n-crm-a', 'n-crm-b'], s360Token: 's360-secret' });
+    const response = await post(
+      `${url}/notifications/s360`,
+      {
+        contacts: [
+          { contactNumber: '000123', changeType: 'UPDATE', modifiedAt: '2025-03-01T10:00:00Z' },
+          { contactNumber: '456' },
+          { contactNumber: '000123', changeType: 'UPDATE' },
+        ],
+      },
+      { authorization: 'Bearer s360-secret' },
+    );
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 2 });
+    expect(await store.counts(outbound('n-crm-a'))).toEqual({ ...nothing, pending: 2 });
+    expect(await store.counts(outbound('n-crm-b'))).toEqual({ ...nothing, pending: 2 });
+
+    const again = await post(`${url}/notifications/s360?token=s360-secret`, { contactNumber: '000123' });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ accepted: 1 });
+    expect(await store.counts(outbound('n-crm-a'))).toEqual({ ...nothing, pending: 2 });
+    const claimed = await store.claim({ ...outbound('n-crm-a'), claimId: 'run-1', limit: 10 });
+    expect(claimed.map((entry) => entry.contactNumber).sort()).toEqual(['000123', '456']);
+  });
+
+  it('answers 400 naming the bad field, and stores nothing', async () => {
+    const { url } = await receiver({ targets: ['n-invalid'] });
+    const response = await post(`${url}/notifications/s360`, {
+      contacts: [
+        { contactNumber: '1' },
+        { contactNumber: '2' },
+        { contactNumber: '3' },
+        { contactNumber: 'A-4' },
+      ],
+    });
+
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as {
+      error: string;
+      issues: Array<{ path: string; message: string }>;
+    };
+    expect(body.error).toContain(
+      'contacts[3].contactNumber: expected a contact number: 1 to 20 digits as text',
+    );
+    expect(body.issues).toEqual([
+      { path: 'contacts[3].contactNumber', message: 'expected a contact number: 1 to 20 digits as text' },
+    ]);
+    expect(await store.counts(outbound('n-invalid'))).toEqual(nothing);
+  });
+
+  it('answers 400 to malformed JSON, a missing field or a number as contact number', async () => {
+    const { url } = await receiver({ targets: ['n-malformed'] });
+
+    const broken = await post(`${url}/notifications/s360`, '{"contacts": [');
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: string }).error).toMatch(/^malformed JSON/);
+
+    const missing = await post(`${url}/notifications/s360`, { changes: [] });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { issues: Array<{ path: string }> }).issues[0]?.path).toBe('contacts');
+
+    const numeric = await post(`${url}/notifications/s360`, { contactNumber: 123 });
+    expect(numeric.status).toBe(400);
+    expect(((await numeric.json()) as { issues: Array<{ path: string }> }).issues[0]?.path).toBe(
+      'contactNumber',
+    );
+    expect(await store.counts(outbound('n-malformed'))).toEqual(nothing);
+  });
+
+  it('answers 401 to a missing or wrong token, and stores nothing', async () => {
+    const { url } = await receiver({ targets: ['n-token'], s360Token: 's360-secret' });
+    const body = { contacts: [{ contactNumber: '1' }] };
+
+    const missing = await post(`${url}/notifications/s360`, body);
+    const wrongHeader = await post(`${url}/notifications/s360`, body, { authorization: 'Bearer nope' });
+    const wrongQuery = await post(`${url}/notifications/s360?token=nope`, body);
+    expect([missing.status, wrongHeader.status, wrongQuery.status]).toEqual([401, 401, 401]);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await store.counts(outbound('n-token'))).toEqual(nothing);
+  });
+
+  it('answers 413 to a body over the limit', async () => {
+    const { url } = await receiver({ targets: ['n-large'], maxBodyBytes: 1024 });
+    const contacts = Array.from({ length: 100 }, (_, index) => ({ contactNumber: String(index) }));
+    const response = await post(`${url}/notifications/s360`, { contacts });
+    expect(response.status).toBe(413);
+    expect(await store.counts(outbound('n-large'))).toEqual(nothing);
+  });
+
+  it('answers 503 when the store cannot take the change, so that S-360 retries', async () => {
+    const errors: unknown[] = [];
+    const failing = Object.assign(Object.create(store) as SyncStore, {
+      enqueue: () => Promise.reject(new Error('disk full')),
+    });
+    const { url } = await receiver({
+      targets: ['n-down'],
+      store: failing,
+      onError: (err) => errors.push(err),
+    });
+    const response = await post(`${url}/notifications/s360`, { contacts: [{ contactNumber: '1' }] });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('10');
+    expect(errors).toEqual([new Error('disk full')]);
+  });
+
+  it('answers 405 to another method and 404 elsewhere', async () => {
+    const { url } = await receiver({ targets: ['n-routes'] });
+    const get = await fetch(`${url}/notifications/s360`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await fetch(`${url}/nowhere`)).status).toBe(404);
+  });
+});
+
+describe('GET /healthz', () => {
+  it('answers ok without a token', async () => {
+    const { url } = await receiver({ targets: ['h'], s360Token: 'a', adminToken: 'b' });
+    const response = await fetch(`${url}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true });
+  });
+});
+
+describe('admin API', () => {
+  const admin = { authorization: 'Bearer admin-secret' };
+
+  it('lists parked records newest first, and requires the admin token', async () => {
+    const { url } = await receiver({ targets: ['a-list'], adminToken: 'admin-secret' });
+    await store.park({
+      ...outbound('a-list'),
+      contactNumber: '01',
+      code: 'NOT_FOUND',
+      reason: 'no such contact',
+    });
+    await store.park({
+      ...outbound('a-list'),
+      contactNumber: '02',
+      code: 'INVALID_RECORD',
+      reason: 'email: not an e-mail address',
+      field: 'email',
+    });
+
+    expect((await fetch(`${url}/api/parked?target=a-list`)).status).toBe(401);
+    const response = await fetch(`${url}/api/parked?target=a-list&direction=outbound&limit=10`, {
+      headers: admin,
+    });
+    expect(response.status).toBe(200);
+    const { parked } = (await response.json()) as { parked: Array<Record<string, unknown>> };
+    expect(parked).toEqual([
+      expect.objectContaining({ contactNumber: '02', code: 'INVALID_RECORD', field: 'email', attempts: 1 }),
+      expect.objectContaining({ contactNumber: '01', code: 'NOT_FOUND', reason: 'no such contact' }),
+    ]);
+
+    const limited = await fetch(`${url}/api/parked?target=a-list&limit=1`, { headers: admin });
+    expect(((await limited.json()) as { parked: unknown[] }).parked).toHaveLength(1);
+    const bad = await fetch(`${url}/api/parked?target=a-list&direction=sideways&limit=0`, { headers: admin });
+    expect(bad.status).toBe(400);
+    const issues = ((await bad.json()) as { issues: Array<{ path: string }> }).issues.map(
+      (issue) => issue.path,
+    );
+    expect(issues.sort()).toEqual(['direction', 'limit']);
+  });
+
+  it('retries parked records into the outbox and reports the counts', async () => {
+    const { url } = await receiver({ targets: ['a-retry'], adminToken: 'admin-secret' });
+    for (const contactNumber of ['1', '2', '3']) {
+      await store.park({ ...outbound('a-retry'), contactNumber, code: 'NOT_FOUND', reason: 'gone' });
+    }
+
+    const some = await post(`${url}/api/parked/retry`, { target: 'a-retry', contactNumbers: ['1'] }, admin);
+    expect(some.status).toBe(200);
+    expect(await some.json()).toEqual({ requeued: 1 });
+    const counts = await fetch(`${url}/api/outbox?target=a-retry`, { headers: admin });
+    expect(await counts.json()).toEqual({
+      direction: 'outbound',
+      target: 'a-retry',
+      pending: 1,
+      claimed: 0,
+      parked: 2,
+    });
+
+    const all = await post(`${url}/api/parked/retry`, { target: 'a-retry', direction: 'outbound' }, admin);
+    expect(await all.json()).toEqual({ requeued: 2 });
+    expect(await store.counts(outbound('a-retry'))).toEqual({ ...nothing, pending: 3 });
+  });
+
+  it('answers 400 naming the fields of a bad retry request', async () => {
+    const { url } = await receiver({ targets: ['a-bad'], adminToken: 'admin-secret' });
+    const response = await post(`${url}/api/parked/retry`, { contactNumbers: ['12', 'x'] }, admin);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: string; issues: Array<{ path: string }> };
+    expect(body.issues.map((issue) => issue.path).sort()).toEqual(['contactNumbers[1]', 'target']);
+    expect(body.error).toContain('contactNumbers[1]: expected a contact number');
+
+    const wrongToken = await post(
+      `${url}/api/parked/retry`,
+      { target: 'a-bad' },
+      { authorization: 'Bearer x' },
+    );
+    expect(wrongToken.status).toBe(401);
+    const noTarget = await fetch(`${url}/api/outbox`, { headers: admin });
+    expect(noTarget.status).toBe(400);
+  });
+});
+
+describe('startReceiver', () => {
+  it('refuses to start without a target', async () => {
+    await expect(startReceiver({ port: 0, store, targets: [] })).rejects.toThrow(/at least one CRM target/);
+  });
+
+  it('gives a reachable URL for a wildcard host and closes idempotently', async () => {
+    const started = await startReceiver({ host: '0.0.0.0', port: 0, store, targets: ['w'] });
+    expect(started.url).toBe(`http://127.0.0.1:${started.port}`);
+    expect((await fetch(`${started.url}/healthz`)).status).toBe(200);
+    await Promise.all([started.close(), started.close()]);
+    await expect(fetch(`${started.url}/healthz`)).rejects.toThrow();
+  });
+});
