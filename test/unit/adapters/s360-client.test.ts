@@ -9,6 +9,7 @@ import {
 import { SlidingWindowLimiter } from '../../../src/adapters/http/sliding-window-limiter';
 import { S360Client } from '../../../src/adapters/s360/s360-client';
 import { startLocalServer, sendJson, type LocalServer, type SeenRequest } from './local-server';
+import { rejection } from '../../helpers/rejection';
 
 // A small S-360 stand-in serving the wire shapes of contactInformationPublicService v2_21: JWT checked, contacts
 // from a map, faults injected per test.
@@ -96,15 +97,6 @@ function client(overrides: { jwtSecret?: string; limiter?: SlidingWindowLimiter 
     limiter: overrides.limiter ?? new SlidingWindowLimiter({ limit: 1000 }),
     timeoutMs: 2_000,
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (err: unknown) => err,
-  );
 }
 
 describe('S360Client', () => {

@@ -4,6 +4,7 @@ import { createCrmAdapter, WebhookCrmAdapter } from '../../../src/adapters/crm';
 import type { CrmContactRecord } from '../../../src/mapping/crm-contact-record';
 import { PermanentError, ThrottledError, TransientError } from '../../../src/adapters/http/errors';
 import { startLocalServer, sendJson, type LocalServer, type SeenRequest } from './local-server';
+import { rejection } from '../../helpers/rejection';
 
 // A small webhook receiver: verifies Standard Webhooks signatures, applies a webhook-id once, refuses records
 // without a last name, and answers `{duplicate, results}`.
@@ -61,15 +62,6 @@ function adapter(secret = signingSecret): WebhookCrmAdapter {
     signingSecret: secret,
     timeoutMs: 2_000,
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (err: unknown) => err,
-  );
 }
 
 describe('WebhookCrmAdapter', () => {
