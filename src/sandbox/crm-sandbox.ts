@@ -1,0 +1,282 @@
+import type { IncomingMessage } from 'node:http';
+import { Webhook } from 'standardwebhooks';
+import { z } from 'zod';
+import { contactUpsertEventType } from '../adapters/crm/webhook-crm-adapter';
+import type { CrmContactRecord } from '../mapping/crm-contact-record';
+import {
+  createRouter,
+  FaultState,
+  HttpError,
+  intParam,
+  isRecord,
+  listenLocal,
+  parseJson,
+  readJsonBody,
+  readRawBody,
+  sendJson,
+  validateOr400,
+  type Route,
+} from './sandbox-http';
+
+export interface CrmSandboxOptions {
+  /** 0 or absent: the OS chooses. */
+  port?: number;
+  /** Standard Webhooks secret (`whsec_` then base64) the pushes must be signed with. */
+  signingSecret: string;
+  /**
+   * Accepted age (and future skew) of `webhook-timestamp`; default 300. The verifying library enforces 300 s
+   * itself, so a larger value has no effect.
+   */
+  toleranceSeconds?: number;
+  /** Records per push; more -> 413. Default 50. */
+  maxRecordsPerPush?: number;
+}
+
+export interface CrmSandbox {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A contact as the CRM sandbox stores it. */
+export interface CrmSandboxRecord extends CrmContactRecord {
+  createdAt: string;
+  updatedAt: string;
+  /** How many pushes applied this record. */
+  timesApplied: number;
+  /** The `webhook-id` of the push that last applied it. */
+  lastWebhookId: string;
+}
+
+/** The answer for one record of a push. */
+export interface CrmPushRecordResult {
+  contactNumber: string;
+  ok: boolean;
+  reason?: string;
+}
+
+interface CrmStats {
+  /**
+   * Signature-valid pushes answered 200, duplicates included (a duplicate is also counted in
+   * `duplicatePushes`); refused pushes (401, 400, 413, injected faults) are not counted.
+   */
+  pushes: number;
+  /** The largest number of records in one counted push. */
+  maxContactsPerPush: number;
+  badSignatures: number;
+  duplicatePushes: number;
+}
+
+const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const recordSchema = z.object({
+  contactNumber: z.string().min(1),
+  entity: z.enum(['person', 'account', 'relay']),
+  accountContactNumber: z.string().optional(),
+  fields: z.record(z.string(), fieldValueSchema),
+  sourceModifiedAt: z.string(),
+});
+const pushSchema = z.object({
+  type: z.literal(contactUpsertEventType),
+  data: z.object({ records: z.array(recordSchema) }),
+});
+const patchSchema = z.object({ fields: z.record(z.string(), fieldValueSchema) });
+
+/** A pragmatic e-mail check: one `@`, no spaces, a dot in the domain. */
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Starts a simulator of a generic CRM reached by signed webhooks (the target of {@link WebhookCrmAdapter}): it
+ * verifies Standard Webhooks signatures, recognises a retried `webhook-id`, upserts records by contact number,
+ * refuses records with an invalid e-mail one by one, and shows what it stored and counted under `/__sandbox/`.
+ */
+export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSandbox> {
+  const toleranceSeconds = options.toleranceSeconds ?? 300;
+  const maxRecordsPerPush = options.maxRecordsPerPush ?? 50;
+  const webhook = options.signingSecret ? new Webhook(options.signingSecret) : undefined;
+  const records = new Map<string, CrmSandboxRecord>();
+  /** The results of every push applied, by webhook-id. */
+  const seenPushes = new Map<string, CrmPushRecordResult[]>();
+  const faults = new FaultState();
+  const stats: CrmStats = { pushes: 0, maxContactsPerPush: 0, badSignatures: 0, duplicatePushes: 0 };
+
+  /** Verifies the signature and timestamp; refusals are 401 and counted. */
+  function verify(req: IncomingMessage, raw: string): string {
+    const headers: Record<string, string> = {};
+    for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+      const value = req.headers[name];
+      const text = Array.isArray(value) ? value[0] : value;
+      if (!text) {
+        stats.badSignatures += 1;
+        throw new HttpError(401, `missing ${name} header`);
+      }
+      headers[name] = text;
+    }
+    try {
+      if (!webhook) throw new Error('no signing secret is configured');
+      const timestamp = Number(headers['webhook-timestamp']);
+      if (!Number.isInteger(timestamp)) throw new Error('invalid webhook-timestamp');
+      if (Math.abs(Date.now() / 1000 - timestamp) > toleranceSeconds) {
+        throw new Error(`webhook-timestamp outside the ${toleranceSeconds} s tolerance`);
+      }
+      webhook.verify(raw, headers, { jsonParse: false });
+    } catch (err) {
+      stats.badSignatures += 1;
+      throw new HttpError(401, `signature refused: ${(err as Error).message}`);
+    }
+    return headers['webhook-id'] as string;
+  }
+
+  function apply(record: CrmContactRecord, webhookId: string, now: string): CrmPushRecordResult {
+    const email = record.fields.Email;
+    if (typeof email === 'string' && email !== '' && !emailPattern.test(email)) {
+      return {
+        contactNumber: record.contactNumber,
+        ok: false,
+        reason: `Email: "${email}" is not an e-mail address`,
+      };
+    }
+    const existing = records.get(record.contactNumber);
+    const { accountContactNumber, ...rest } = record;
+    records.set(record.contactNumber, {
+      ...rest,
+      ...(accountContactNumber !== undefined ? { accountContactNumber } : {}),
+      fields: { ...existing?.fields, ...record.fields },
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+      timesApplied: (existing?.timesApplied ?? 0) + 1,
+      lastWebhookId: webhookId,
+    });
+    return { contactNumber: record.contactNumber, ok: true };
+  }
+
+  const sortedRecords = (): CrmSandboxRecord[] =>
+    [...records.values()].sort(
+      (a, b) =>
+        a.contactNumber.length - b.contactNumber.length || a.contactNumber.localeCompare(b.contactNumber),
+    );
+
+  const recordPath = /^\/__sandbox\/records\/([^/]+)$/;
+  const findRecord = (contactNumber: string): CrmSandboxRecord => {
+    const record = records.get(contactNumber);
+    if (!record) throw new HttpError(404, `no record ${contactNumber}`);
+    return record;
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'POST',
+      path: /^\/hooks\/contacts$/,
+      handle: async ({ req, res }) => {
+        const raw = await readRawBody(req);
+        await faults.apply();
+        const webhookId = verify(req, raw);
+        const previous = seenPushes.get(webhookId);
+        if (previous) {
+          stats.pushes += 1;
+          stats.duplicatePushes += 1;
+          sendJson(res, 200, { duplicate: true, results: previous });
+          return;
+        }
+        const body = parseJson(raw);
+        const candidate = isRecord(body) && isRecord(body.data) ? body.data.records : undefined;
+        if (Array.isArray(candidate) && candidate.length > maxRecordsPerPush) {
+          throw new HttpError(
+            413,
+            `data.records: ${candidate.length} records, at most ${maxRecordsPerPush} per push`,
+          );
+        }
+        const push = validateOr400(pushSchema, body, 'invalid push');
+        const now = new Date().toISOString();
+        const results = push.data.records.map((record) =>
+          apply(
+            {
+              contactNumber: record.contactNumber,
+              entity: record.entity,
+              ...(record.accountContactNumber !== undefined
+                ? { accountContactNumber: record.accountContactNumber }
+                : {}),
+              fields: record.fields,
+              sourceModifiedAt: record.sourceModifiedAt,
+            },
+            webhookId,
+            now,
+          ),
+        );
+        seenPushes.set(webhookId, results);
+        stats.pushes += 1;
+        stats.maxContactsPerPush = Math.max(stats.maxContactsPerPush, push.data.records.length);
+        sendJson(res, 200, { duplicate: false, results });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/contacts\/([^/]+)$/,
+      handle: ({ res, params }) => sendJson(res, 200, findRecord(params[0] ?? '')),
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/contacts$/,
+      handle: ({ res, url }) => {
+        const limit = intParam(url, 'limit', 100, 1000);
+        const offset = intParam(url, 'offset', 0);
+        const all = sortedRecords();
+        sendJson(res, 200, { records: all.slice(offset, offset + limit), total: all.length, limit, offset });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/__sandbox\/records$/,
+      handle: ({ res }) => sendJson(res, 200, { records: sortedRecords() }),
+    },
+    {
+      method: 'GET',
+      path: recordPath,
+      handle: ({ res, params }) => sendJson(res, 200, findRecord(params[0] ?? '')),
+    },
+    {
+      method: 'PATCH',
+      path: recordPath,
+      handle: async ({ req, res, params }) => {
+        const body = await readJsonBody(req);
+        const record = findRecord(params[0] ?? '');
+        const patch = validateOr400(patchSchema, body, 'invalid patch');
+        const updated: CrmSandboxRecord = {
+          ...record,
+          fields: { ...record.fields, ...patch.fields },
+          updatedAt: new Date().toISOString(),
+        };
+        records.set(updated.contactNumber, updated);
+        sendJson(res, 200, updated);
+      },
+    },
+    {
+      method: 'POST',
+      path: /^\/__sandbox\/faults$/,
+      handle: async ({ req, res }) => sendJson(res, 200, { faults: faults.set(await readJsonBody(req)) }),
+    },
+    {
+      method: 'DELETE',
+      path: /^\/__sandbox\/faults$/,
+      handle: ({ res }) => {
+        faults.clear();
+        sendJson(res, 200, { faults: {} });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/__sandbox\/stats$/,
+      handle: ({ res }) => sendJson(res, 200, { ...stats, records: records.size }),
+    },
+    {
+      method: 'POST',
+      path: /^\/__sandbox\/stats\/reset$/,
+      handle: ({ res }) => {
+        Object.assign(stats, { pushes: 0, maxContactsPerPush: 0, badSignatures: 0, duplicatePushes: 0 });
+        sendJson(res, 200, { ...stats, records: records.size });
+      },
+    },
+  ];
+
+  const listening = await listenLocal(createRouter(routes), options.port ?? 0);
+  return { url: listening.url, port: listening.port, close: listening.close };
+}
