@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { TimeSkippingTestWorkflowEnvironmentOptions } from '@temporalio/testing';
 
 /**
  * Finds the Temporal binaries without a hard-coded path: an explicit environment variable first, then PATH. When
@@ -19,10 +20,18 @@ export class TemporalBinaryError extends Error {
   override readonly name = 'TemporalBinaryError';
 }
 
-/** The path of the binary, or undefined when neither the variable nor PATH has it. */
+/**
+ * The path of the binary, or undefined when neither the variable nor PATH has it (the caller then lets the SDK
+ * download it). Throws {@link TemporalBinaryError}, naming the variable, when the variable is set to something that
+ * is not an executable file: an explicit choice that does not work is an error, not a reason to look elsewhere.
+ *
+ * @param env where the explicit variable is read; the process environment by default.
+ * @param searchPath the PATH to search; `env.PATH` by default.
+ */
 export function locateTemporalBinary(
   binary: TemporalBinary,
   env: NodeJS.ProcessEnv = process.env,
+  searchPath: string | undefined = env.PATH,
   platform: NodeJS.Platform = process.platform,
 ): string | undefined {
   const { command, variable } = temporalBinaries[binary];
@@ -34,7 +43,7 @@ export function locateTemporalBinary(
     return explicit;
   }
   const names = platform === 'win32' ? [`${command}.exe`, `${command}.cmd`] : [command];
-  for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
+  for (const dir of (searchPath ?? '').split(delimiter).filter(Boolean)) {
     for (const name of names) {
       const candidate = join(dir, name);
       if (isExecutableFile(candidate)) return candidate;
@@ -46,19 +55,38 @@ export function locateTemporalBinary(
 /** The `server.executable` option of `@temporalio/testing`: the binary found, or the SDK's download. */
 export type ServerExecutable = { type: 'existing-path'; path: string } | { type: 'cached-download' };
 
-function executableFor(binary: TemporalBinary, env?: NodeJS.ProcessEnv): ServerExecutable {
-  const path = locateTemporalBinary(binary, env);
+/**
+ * For `TestWorkflowEnvironment.createLocal({ server: { executable } })` and `crm-sync dev`: the `temporal` CLI
+ * found, else the SDK's download.
+ */
+export function devServerExecutable(env?: NodeJS.ProcessEnv, searchPath?: string): ServerExecutable {
+  return executableFor('cli', env, searchPath);
+}
+
+/** The time-skipping test server found, else the SDK's download. */
+export function timeSkippingServerExecutable(env?: NodeJS.ProcessEnv, searchPath?: string): ServerExecutable {
+  return executableFor('testServer', env, searchPath);
+}
+
+/**
+ * Options for `TestWorkflowEnvironment.createTimeSkipping(...)`: the binary found, or `{}` so that the SDK
+ * downloads its own.
+ */
+export function timeSkippingServerOptions(
+  env?: NodeJS.ProcessEnv,
+  searchPath?: string,
+): Pick<TimeSkippingTestWorkflowEnvironmentOptions, 'server'> {
+  const executable = timeSkippingServerExecutable(env, searchPath);
+  return executable.type === 'existing-path' ? { server: { executable } } : {};
+}
+
+function executableFor(
+  binary: TemporalBinary,
+  env: NodeJS.ProcessEnv = process.env,
+  searchPath: string | undefined = env.PATH,
+): ServerExecutable {
+  const path = locateTemporalBinary(binary, env, searchPath);
   return path ? { type: 'existing-path', path } : { type: 'cached-download' };
-}
-
-/** For `TestWorkflowEnvironment.createLocal({ server: { executable } })` and `crm-sync dev`. */
-export function devServerExecutable(env?: NodeJS.ProcessEnv): ServerExecutable {
-  return executableFor('cli', env);
-}
-
-/** For `TestWorkflowEnvironment.createTimeSkipping({ server: { executable } })`. */
-export function timeSkippingServerExecutable(env?: NodeJS.ProcessEnv): ServerExecutable {
-  return executableFor('testServer', env);
 }
 
 function isExecutableFile(path: string): boolean {

@@ -1,9 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { timeSkippingServerExecutable } from '../../src/temporal-server/locate-binaries';
+import { timeSkippingServerOptions } from '../../src/temporal-server/locate-binaries';
 
 /** Temporal's time-skipping test server, found as the project finds it (variable, PATH, then download). */
 export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: timeSkippingServerExecutable() },
-  });
+  return TestWorkflowEnvironment.createTimeSkipping(timeSkippingServerOptions());
 }
