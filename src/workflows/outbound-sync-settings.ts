@@ -11,6 +11,7 @@ export interface OutboundSyncSettings {
   batchSize: number;
 }
 
+/** Inclusive integer range of each setting; the CLI and the configuration check against the same numbers. */
 export const outboundSettingLimits: Readonly<
   Record<keyof OutboundSyncSettings, { min: number; max: number }>
 > = {
@@ -19,6 +20,7 @@ export const outboundSettingLimits: Readonly<
   batchSize: { min: 1, max: 50 },
 };
 
+/** What a setting is when neither the start input nor a later change gives it. */
 export const defaultOutboundSettings: Readonly<OutboundSyncSettings> = {
   intervalMinutes: 15,
   maxContactsPerRun: 100,

@@ -40,11 +40,13 @@ export interface OutboundRunCounts {
   batches: number;
 }
 
+/** The last run as the status reports it: its counts and its start and end (ISO, workflow time). */
 export interface OutboundRunSummary extends OutboundRunCounts {
   startedAt: string;
   finishedAt: string;
 }
 
+/** Counts summed over every run since the workflow was started (kept across continue-as-new). */
 export interface OutboundTotals {
   runs: number;
   claimed: number;
@@ -54,17 +56,21 @@ export interface OutboundTotals {
   duplicates: number;
 }
 
-/** State carried from one execution to the next across continue-as-new. */
+/**
+ * State carried from one execution to the next across continue-as-new. The next run time is not stored: it is
+ * derived from the last run's start and the current interval, so that a new interval applies at once.
+ */
 export interface OutboundCarriedState {
   paused: boolean;
   /** A run was asked for (trigger) and has not happened yet. */
   triggerPending: boolean;
-  /** Epoch ms of the last run's start; null before the first run. */
+  /** Epoch ms (workflow time) of the last run's start; null before the first run. */
   lastRunStartedAtMs: number | null;
   lastRun: OutboundRunSummary | null;
   totals: OutboundTotals;
 }
 
+/** The input of {@link outboundSync}: a target, optional settings (defaults apply), and carried state. */
 export interface OutboundSyncInput {
   /** The CRM target, as named in the configuration. */
   target: string;
@@ -73,6 +79,7 @@ export interface OutboundSyncInput {
   carried?: OutboundCarriedState;
 }
 
+/** The answer of {@link statusQuery} (and of the pause/resume/trigger updates). */
 export interface OutboundSyncStatus {
   target: string;
   state: 'waiting' | 'running' | 'paused';
@@ -87,12 +94,26 @@ export interface OutboundSyncStatus {
 export const pauseSignal = defineSignal('pause');
 /** Starts runs again; a run that fell due while paused starts at once. */
 export const resumeSignal = defineSignal('resume');
-/** Runs now, whatever the interval. While paused, the run waits for resume. */
+/**
+ * Runs now, whatever the interval. While paused, the run waits for resume (and then starts at once). A trigger
+ * during a run asks for another run right after it.
+ */
 export const triggerSignal = defineSignal('trigger');
-/** Changes settings; out-of-range values are rejected (the caller gets the messages). Returns the new settings. */
+/** {@link pauseSignal}, acknowledged: returns the status once the workflow has applied it. */
+export const pauseUpdate = defineUpdate<OutboundSyncStatus>('pauseUpdate');
+/** {@link resumeSignal}, acknowledged: returns the status once the workflow has applied it. */
+export const resumeUpdate = defineUpdate<OutboundSyncStatus>('resumeUpdate');
+/** {@link triggerSignal}, acknowledged: returns the status once the workflow has applied it. */
+export const triggerUpdate = defineUpdate<OutboundSyncStatus>('triggerUpdate');
+/**
+ * Changes some settings; out-of-range values are rejected by the validator before anything changes (the caller
+ * gets the messages, nothing is recorded in history). Returns the new settings. A new interval moves the next run
+ * to the last run's start plus the new interval (at once if that is past).
+ */
 export const configureUpdate = defineUpdate<OutboundSyncSettings, [Partial<OutboundSyncSettings>]>(
   'configure',
 );
+/** The state, settings, next run time, last run's counts and running totals. */
 export const statusQuery = defineQuery<OutboundSyncStatus>('status');
 
 /** The workflow ID of a target's outbound sync: a business ID, one workflow per CRM target. */
@@ -113,11 +134,17 @@ const retryThenPark: RetryPolicy = {
   nonRetryableErrorTypes: nonRetryableFailureTypes,
 };
 
-// Store-only activities: nothing to give up on (a contact is parked or claimed only through them), so they
-// retry until the store answers.
-const storeActivities = proxyActivities<OutboundActivities>({
+// Claiming touches the store only, and there is no better outcome than "claimed later": retry until the store
+// answers (a retried claim returns the same contacts), polling at most once a minute. A non-retryable failure (an
+// unknown target) fails the workflow, visibly.
+const { claimOutboundContacts } = proxyActivities<OutboundActivities>({
   startToCloseTimeout: '1 minute',
   retry: retryUntilDone,
+});
+// Parking is the last resort of a batch: retry for as long as it takes, with room for a slow store.
+const { parkOutboundContacts } = proxyActivities<OutboundActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { ...retryUntilDone, maximumInterval: '5 minutes' },
 });
 // Fetching up to 50 contacts under the S-360 budget can take minutes; it heartbeats after every contact (a wait
 // for a budget slot is at most one minute) and resumes from its last heartbeat on retry.
@@ -138,7 +165,8 @@ const concurrentBatches = 2;
  * The recurring S-360 -> CRM sync of one CRM target. Each execution waits until a run is due (every
  * `intervalMinutes`, or at once on trigger), performs one run — claim at most `maxContactsPerRun` pending contacts,
  * prepare and deliver them in pushes of at most `batchSize` — then continues as new with its settings and totals,
- * so that history stays small whatever the backlog.
+ * so that history stays small whatever the backlog. Invalid settings in the input fail the workflow at once
+ * (non-retryable `InvalidSettings`). Start it with the ID {@link outboundSyncWorkflowId}.
  */
 export async function outboundSync(input: OutboundSyncInput): Promise<never> {
   const problems = validateOutboundSettings(input.settings ?? {});
@@ -173,17 +201,32 @@ export async function outboundSync(input: OutboundSyncInput): Promise<never> {
     totals: state.totals,
   });
 
-  setHandler(pauseSignal, () => {
+  const pause = (): void => {
     state.paused = true;
     wakeups += 1;
-  });
-  setHandler(resumeSignal, () => {
+  };
+  const resume = (): void => {
     state.paused = false;
     wakeups += 1;
-  });
-  setHandler(triggerSignal, () => {
+  };
+  const trigger = (): void => {
     state.triggerPending = true;
     wakeups += 1;
+  };
+  setHandler(pauseSignal, pause);
+  setHandler(resumeSignal, resume);
+  setHandler(triggerSignal, trigger);
+  setHandler(pauseUpdate, () => {
+    pause();
+    return status();
+  });
+  setHandler(resumeUpdate, () => {
+    resume();
+    return status();
+  });
+  setHandler(triggerUpdate, () => {
+    trigger();
+    return status();
   });
   setHandler(
     configureUpdate,
@@ -244,7 +287,7 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
     duplicates: 0,
     batches: 0,
   };
-  const { contactNumbers } = await storeActivities.claimOutboundContacts({
+  const { contactNumbers } = await claimOutboundContacts({
     target,
     claimId,
     limit: settings.maxContactsPerRun,
@@ -259,8 +302,20 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
     if (contacts.length === 0) return;
     const reason = failureMessage(err);
     log.warn('Parking contacts after a failed step', { target, code, reason, contacts: contacts.length });
-    await storeActivities.parkOutboundContacts({ target, claimId, contactNumbers: contacts, code, reason });
-    counts.parked += contacts.length;
+    try {
+      await parkOutboundContacts({ target, claimId, contactNumbers: contacts, code, reason });
+      counts.parked += contacts.length;
+    } catch (parkErr) {
+      if (isCancellation(parkErr)) throw parkErr;
+      // Only a non-retryable failure gets here. The contacts stay in the outbox under this run's claim, which the
+      // next run takes over: they are retried, not lost, and the sync goes on.
+      log.error('Could not park contacts; they stay queued for the next run', {
+        target,
+        code,
+        reason: failureMessage(parkErr),
+        contacts: contacts.length,
+      });
+    }
   };
 
   const syncBatch = async (batchIndex: number, batch: string[]): Promise<void> => {
