@@ -3,7 +3,18 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'reports/**', 'bin/**', '*.config.js', '*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'coverage/**',
+      'reports/**',
+      'bin/**',
+      '*.config.js',
+      '*.mjs',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -29,7 +40,14 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*'], message: 'Workflows must stay deterministic: no Node built-ins.' },
             {
-              group: ['**/adapters/**', '**/config/**', '**/store/**', '**/sandbox/**', '**/receiver/**', '**/cli/**'],
+              group: [
+                '**/adapters/**',
+                '**/config/**',
+                '**/store/**',
+                '**/sandbox/**',
+                '**/receiver/**',
+                '**/cli/**',
+              ],
               message: 'Workflows must not import I/O modules.',
             },
             {
@@ -39,8 +57,19 @@ export default tseslint.config(
             },
           ],
           paths: [
-            'fs', 'path', 'http', 'https', 'net', 'crypto', 'os', 'child_process', 'got', '@electric-sql/pglite',
-            '@temporalio/client', '@temporalio/worker', '@temporalio/activity',
+            'fs',
+            'path',
+            'http',
+            'https',
+            'net',
+            'crypto',
+            'os',
+            'child_process',
+            'got',
+            '@electric-sql/pglite',
+            '@temporalio/client',
+            '@temporalio/worker',
+            '@temporalio/activity',
           ].map((name) => ({ name, message: 'Not allowed in workflow code (determinism).' })),
         },
       ],
