@@ -50,9 +50,9 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
   withSettings(withTarget(outbound.command('start')))
     .description('start the outbound sync of a target (settings default to the configuration)')
     .action(async (options: SettingsOptions & { target?: string }, command: Command) => {
-      await withClient(command, io, async (client, config) => {
-        const target = resolveTarget(config, options.target);
-        const settings = { ...config.outbound, ...settingsFrom(options) };
+      const requested = settingsFrom(options);
+      await withClient(command, io, options.target, async (client, config, target) => {
+        const settings = { ...config.outbound, ...requested };
         const workflowId = outboundSyncWorkflowId(target);
         let started = true;
         try {
@@ -81,8 +81,7 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
     withTarget(outbound.command(name))
       .description(description)
       .action(async (options: { target?: string }, command: Command) => {
-        await withClient(command, io, async (client, config) => {
-          const target = resolveTarget(config, options.target);
+        await withClient(command, io, options.target, async (client, _config, target) => {
           const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
           await notFoundAsCliError(target, () => handle.signal(signal));
           const status = await queryStatus(client, target);
@@ -101,8 +100,8 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
   withTarget(outbound.command('status'))
     .description('state, settings, next run time, last run and totals')
     .action(async (options: { target?: string }, command: Command) => {
-      await withClient(command, io, async (client, config) => {
-        const status = await queryStatus(client, resolveTarget(config, options.target));
+      await withClient(command, io, options.target, async (client, _config, target) => {
+        const status = await queryStatus(client, target);
         output(command, io, status, () => formatStatus(status));
       });
     });
@@ -117,8 +116,7 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
           2,
         );
       }
-      await withClient(command, io, async (client, config) => {
-        const target = resolveTarget(config, options.target);
+      await withClient(command, io, options.target, async (client, _config, target) => {
         const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
         try {
           await notFoundAsCliError(target, () => handle.executeUpdate(configureUpdate, { args: [changes] }));
@@ -144,15 +142,18 @@ function settingsFrom(options: SettingsOptions): Partial<OutboundSyncSettings> {
   return settings;
 }
 
+/** Resolves the configuration and the target (bad input fails before any connection), then connects. */
 async function withClient(
   command: Command,
   io: CliIo,
-  work: (client: Client, config: CrmSyncConfig) => Promise<void>,
+  requestedTarget: string | undefined,
+  work: (client: Client, config: CrmSyncConfig, target: string) => Promise<void>,
 ): Promise<void> {
   const config = configFor(command, io);
+  const target = resolveTarget(config, requestedTarget);
   const client = await connectTemporalClient(config.temporal);
   try {
-    await work(client, config);
+    await work(client, config, target);
   } finally {
     await client.connection.close();
   }
