@@ -3,6 +3,9 @@ import { ConfigError } from '../config/load-config';
 import { TemporalUnreachableError } from '../client';
 import { CliError, type CliIo } from './cli-context';
 import { registerConfigCommands } from './commands/config-command';
+import { registerDevCommand } from './commands/dev-command';
+import { registerSandboxCommand } from './commands/sandbox-command';
+import { registerWorkerCommand } from './commands/worker-command';
 import { registerFailedCommands } from './commands/failed-command';
 import { registerOutboundCommands } from './commands/outbound-command';
 
@@ -21,6 +24,9 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
+  registerDevCommand(program, io);
+  registerWorkerCommand(program, io);
+  registerSandboxCommand(program, io);
   registerOutboundCommands(program, io);
   registerFailedCommands(program, io);
   registerConfigCommands(program, io);
