@@ -1,0 +1,198 @@
+/**
+ * End to end on a real Temporal dev server: the S-360 sandbox notifies changes to the service's receiver, the
+ * outboundSync workflow claims, fetches (over real HTTP, with JWT), maps and pushes signed payloads to the CRM
+ * sandbox.
+ */
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Client } from '@temporalio/client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import got from 'got';
+import { parseConfig } from '../../src/config/load-config';
+import type { CrmSyncConfig } from '../../src/config/config-schema';
+import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
+import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
+import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
+import { startService, type RunningService } from '../../src/worker';
+import { outboundSync, outboundSyncWorkflowId, statusQuery, triggerSignal } from '../../src/workflows';
+import type { S360Contact } from '../../src/adapters/s360/s360-contact';
+import { eventually, freePort } from '../helpers/free-port';
+
+jest.setTimeout(180_000);
+
+const jwtSecret = 'e2e-jwt-secret-0123456789';
+const signingSecret = 'whsec_ZTJlLXNpZ25pbmctc2VjcmV0LTAxMjM0NTY3';
+const target = 'e2e';
+
+interface CrmRecord {
+  contactNumber: string;
+  entity: string;
+  fields: Record<string, unknown>;
+  timesApplied: number;
+}
+interface CrmStats {
+  pushes: number;
+  records: number;
+  maxContactsPerPush: number;
+  badSignatures: number;
+  duplicatePushes: number;
+}
+
+describe('outbound sync, end to end', () => {
+  let env: TestWorkflowEnvironment;
+  let client: Client;
+  let s360: S360Sandbox;
+  let crm: CrmSandbox;
+  let service: RunningService;
+  let dataDir: string;
+  let config: CrmSyncConfig;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-e2e-'));
+    const [workflowBundle, temporal, receiverPort] = await Promise.all([
+      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
+      TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
+      freePort(),
+    ]);
+    env = temporal;
+    client = env.client;
+    crm = await startCrmSandbox({ port: 0, signingSecret });
+    s360 = await startS360Sandbox({
+      port: 0,
+      jwtSecret,
+      institution: 'E2E',
+      callsPerMinute: 60_000,
+      notificationUrl: `http://127.0.0.1:${receiverPort}/notifications/s360`,
+    });
+    config = parseConfig({
+      dataDir,
+      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue: 'e2e-outbound' },
+      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 60_000 },
+      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
+      receiver: { port: receiverPort },
+    });
+    service = await startService(config, { workflowBundle });
+  });
+
+  afterAll(async () => {
+    await service?.shutdown();
+    await Promise.all([s360?.close(), crm?.close()]);
+    await env?.teardown();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const crmRecords = async (): Promise<CrmRecord[]> =>
+    (await got(`${crm.url}/__sandbox/records`).json<{ records: CrmRecord[] }>()).records;
+  const crmStats = (): Promise<CrmStats> => got(`${crm.url}/__sandbox/stats`).json<CrmStats>();
+  const s360Contact = (contactNumber: string): Promise<S360Contact> =>
+    got(`${s360.url}/__sandbox/contacts/${contactNumber}`).json<S360Contact>();
+
+  it('delivers 1,200 generated contacts exactly once, in three runs of at most 500, with the right data', async () => {
+    await got.post(`${s360.url}/__sandbox/contacts/generate`, { json: { count: 1200, seed: 7 } });
+    await s360.notificationsIdle();
+    await eventually('1,200 contacts pending in the outbox', async () => {
+      const counts = await got(`${service.receiver.url}/api/outbox`, { searchParams: { target } }).json<{
+        pending: number;
+      }>();
+      return counts.pending === 1200 ? counts : undefined;
+    });
+
+    const handle = await client.workflow.start(outboundSync, {
+      workflowId: outboundSyncWorkflowId(target),
+      taskQueue: config.temporal.taskQueue,
+      args: [{ target, settings: { intervalMinutes: 1440, maxContactsPerRun: 500, batchSize: 50 } }],
+    });
+    const claimedPerRun: number[] = [];
+    for (let run = 1; run <= 3; run += 1) {
+      if (run > 1) await handle.signal(triggerSignal);
+      const status = await eventually(`run ${run} to finish`, async () => {
+        const current = await client.workflow.getHandle(handle.workflowId).query(statusQuery);
+        return current.totals.runs >= run && current.state !== 'running' ? current : undefined;
+      });
+      claimedPerRun.push(status.lastRun?.claimed ?? -1);
+    }
+    expect(claimedPerRun).toEqual([500, 500, 200]);
+
+    const records = await crmRecords();
+    expect(records).toHaveLength(1200);
+    expect(records.every((record) => record.timesApplied === 1)).toBe(true);
+    const stats = await crmStats();
+    expect(stats).toMatchObject({ records: 1200, pushes: 24, badSignatures: 0, duplicatePushes: 0 });
+    expect(stats.maxContactsPerPush).toBeLessThanOrEqual(50);
+
+    // The data is right: compare a few records field by field with their S-360 contact.
+    const withAddress = records
+      .filter((record) => typeof record.fields.MailingStreet === 'string')
+      .slice(0, 5);
+    expect(withAddress.length).toBeGreaterThan(0);
+    for (const record of withAddress) {
+      const contact = await s360Contact(record.contactNumber);
+      expect(record.contactNumber).toMatch(/^0\d{9}$/);
+      const main = contact.addresses.find((address) => address.isMain) ?? contact.addresses[0];
+      const lines = [main?.addressLine1, main?.addressLine2, main?.addressLine3].filter((line) =>
+        line?.trim(),
+      );
+      expect(record.fields.MailingStreet).toBe(lines.map((line) => line?.trim()).join('\n'));
+      const emailOptIn = contact.authorizations.find((authorization) => authorization.code === 'EMAIL');
+      expect(record.fields.HasOptedOutOfEmail).toBe(emailOptIn ? !emailOptIn.value : null);
+      if (contact.contactType === 'INDIVIDUAL')
+        expect(record.fields.LastName).toBe(contact.general.lastName?.trim());
+    }
+
+    const status = await handle.query(statusQuery);
+    expect(status.totals).toMatchObject({ runs: 3, claimed: 1200, delivered: 1200, parked: 0 });
+  });
+
+  it('parks a contact with invalid data, with its reason, and delivers the others; a retry re-queues it', async () => {
+    const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
+    const before = await handle.query(statusQuery);
+    const [invalid, valid] = (await crmRecords()).slice(0, 2).map((record) => record.contactNumber);
+    await got.patch(`${s360.url}/__sandbox/contacts/${invalid}`, {
+      json: { comMeans: { email: 'not-an-email' } },
+    });
+    await got.patch(`${s360.url}/__sandbox/contacts/${valid}`, { json: { general: { firstName: 'Zoë' } } });
+    await s360.notificationsIdle();
+    await eventually('2 pending contacts', async () => {
+      const counts = await got(`${service.receiver.url}/api/outbox`, { searchParams: { target } }).json<{
+        pending: number;
+      }>();
+      return counts.pending === 2 ? counts : undefined;
+    });
+    await handle.signal(triggerSignal);
+    const after = await eventually('the triggered run', async () => {
+      const current = await handle.query(statusQuery);
+      return current.totals.runs > before.totals.runs && current.state !== 'running' ? current : undefined;
+    });
+    expect(after.lastRun).toMatchObject({ claimed: 2, delivered: 1, parked: 1 });
+
+    const parked = await got(`${service.receiver.url}/api/parked`, { searchParams: { target } }).json<{
+      parked: Array<{ contactNumber: string; code: string; field?: string; reason: string }>;
+    }>();
+    expect(parked.parked).toEqual([
+      expect.objectContaining({ contactNumber: invalid, code: 'INVALID_RECORD', field: 'Email' }),
+    ]);
+    expect(parked.parked[0]?.reason).toMatch(/e-?mail/i);
+    const updated = (await crmRecords()).find((record) => record.contactNumber === valid);
+    expect(updated?.fields.FirstName).toBe('Zoë');
+
+    // Fixed in S-360 and retried: it leaves the parked list and reaches the CRM.
+    await got.patch(`${s360.url}/__sandbox/contacts/${invalid}`, {
+      json: { comMeans: { email: 'fixed@example.com' } },
+    });
+    const retried = await got
+      .post(`${service.receiver.url}/api/parked/retry`, { json: { target, contactNumbers: [invalid] } })
+      .json<{ requeued: number }>();
+    expect(retried.requeued).toBe(1);
+    await handle.signal(triggerSignal);
+    await eventually('the fixed contact in the CRM', async () => {
+      const record = (await crmRecords()).find((candidate) => candidate.contactNumber === invalid);
+      return record?.fields.Email === 'fixed@example.com' ? record : undefined;
+    });
+    const parkedAfter = await got(`${service.receiver.url}/api/parked`, { searchParams: { target } }).json<{
+      parked: unknown[];
+    }>();
+    expect(parkedAfter.parked).toEqual([]);
+  });
+});
