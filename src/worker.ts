@@ -6,6 +6,7 @@ import type { CrmAdapter } from './adapters/crm/crm-adapter';
 import { SlidingWindowLimiter } from './adapters/http/sliding-window-limiter';
 import { S360Client } from './adapters/s360/s360-client';
 import type { CrmSyncConfig } from './config/config-schema';
+import { loadMapping } from './mapping/load-mapping';
 import { startReceiver, type Receiver } from './receiver/receiver-server';
 import { openEmbeddedSyncStore } from './store/open-sync-store';
 import type { SyncStore } from './store/sync-store';
@@ -37,6 +38,7 @@ export async function startService(
   config: CrmSyncConfig,
   options: StartServiceOptions = {},
 ): Promise<RunningService> {
+  const mapping = loadMapping(config.mapping.file);
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openEmbeddedSyncStore(config.dataDir);
   const cleanups: Array<() => Promise<void>> = [() => store.close()];
@@ -51,6 +53,7 @@ export async function startService(
     const activities = createActivities({
       store,
       s360,
+      mapContact: (contact) => mapping.mapOutbound(contact),
       crmAdapter: (target) => {
         const adapter = adapters.get(target);
         if (!adapter)

@@ -3,7 +3,8 @@ import type { CrmAdapter } from '../adapters/crm/crm-adapter';
 import { NotFoundError, PermanentError } from '../adapters/http/errors';
 import type { S360Client } from '../adapters/s360/s360-client';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
-import { mapContactToCrmRecord } from '../mapping/default-contact-mapping';
+import type { ContactMappingResult } from '../mapping/compile-mapping';
+import type { S360Contact } from '../adapters/s360/s360-contact';
 import type { SyncStore } from '../store/sync-store';
 import { FailureType } from '../failure-types';
 import type {
@@ -25,8 +26,8 @@ export interface OutboundActivityDeps {
   s360: Pick<S360Client, 'getContactData'>;
   /** The adapter of a configured CRM target; throws for an unknown one. */
   crmAdapter(target: string): CrmAdapter;
-  /** Default: the interim {@link mapContactToCrmRecord}. */
-  mapContact?: typeof mapContactToCrmRecord;
+  /** S-360 contact -> CRM record: the compiled mapping's `mapOutbound`. */
+  mapContact(contact: S360Contact): ContactMappingResult;
 }
 
 /** Parking codes the outbound activities use. */
@@ -59,7 +60,7 @@ export interface PrepareProgress {
  */
 export function createOutboundActivities(deps: OutboundActivityDeps): OutboundActivities {
   const { store, s360 } = deps;
-  const mapContact = deps.mapContact ?? mapContactToCrmRecord;
+  const { mapContact } = deps;
 
   function crmAdapterOf(target: string): CrmAdapter {
     try {

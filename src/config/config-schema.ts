@@ -80,6 +80,11 @@ export const outboundConfigSchema = z.object({
   batchSize: z.number().int().min(1).max(50).default(50),
 });
 
+export const mappingSettingsSchema = z.object({
+  /** The mapping file (YAML or JSON); default: the delivered `mappings/default.yaml`. */
+  file: z.string().min(1).optional(),
+});
+
 export const devConfigSchema = z.object({
   temporalPort: port.default(7233),
   temporalUiPort: port.default(8233),
@@ -109,6 +114,7 @@ export const configSchema = z.object({
   receiver: receiverConfigSchema.default(receiverConfigSchema.parse({})),
   store: storeConfigSchema.default(storeConfigSchema.parse({})),
   outbound: outboundConfigSchema.default(outboundConfigSchema.parse({})),
+  mapping: mappingSettingsSchema.default({}),
   dev: devConfigSchema.default(devConfigSchema.parse({})),
 });
 

@@ -44,6 +44,7 @@ export const environmentVariables: ReadonlyArray<{ name: string; path: string[];
   { name: 'CRM_SYNC_OUTBOUND_INTERVAL_MINUTES', path: ['outbound', 'intervalMinutes'], kind: 'number' },
   { name: 'CRM_SYNC_OUTBOUND_MAX_CONTACTS_PER_RUN', path: ['outbound', 'maxContactsPerRun'], kind: 'number' },
   { name: 'CRM_SYNC_OUTBOUND_BATCH_SIZE', path: ['outbound', 'batchSize'], kind: 'number' },
+  { name: 'CRM_SYNC_MAPPING_FILE', path: ['mapping', 'file'], kind: 'string' },
 ];
 
 export interface LoadConfigOptions {
@@ -68,7 +69,11 @@ export function loadConfig(options: LoadConfigOptions = {}): CrmSyncConfig {
   if (!result.success) issues.push(...formatIssues(result.error.issues, origins));
   if (issues.length > 0) throw new ConfigError(issues, sources);
   const config = result.data as CrmSyncConfig;
-  return { ...config, dataDir: resolve(cwd, config.dataDir) };
+  return {
+    ...config,
+    dataDir: resolve(cwd, config.dataDir),
+    mapping: config.mapping.file ? { file: resolve(cwd, config.mapping.file) } : {},
+  };
 }
 
 /** Validates an already parsed object (for tests and `crm-sync config check`). */

@@ -7,6 +7,8 @@ export interface CrmContactRecord {
   contactNumber: string;
   /** The CRM entity: a person (PersonAccount or Contact), a structure (Account), or a relay (Contact). */
   entity: 'person' | 'account' | 'relay';
+  /** The CRM object the entity becomes, from the mapping (PersonAccount, Contact, Account). */
+  object?: string;
   /** For relays: the contact number of their structure's Account. */
   accountContactNumber?: string;
   /** Mapped fields, CRM field name -> value. */

@@ -23,6 +23,7 @@ import type {
   SyncDirection,
   SyncStore,
 } from '../../../src/store/sync-store';
+import { loadMapping } from '../../../src/mapping/load-mapping';
 
 /** Just enough of a sync store to observe what the activities do with it. */
 class MemorySyncStore implements SyncStore {
@@ -121,6 +122,7 @@ class FakeCrm implements CrmAdapter {
 }
 
 const target = 'default';
+const defaultMapping = loadMapping();
 const claimId = 'outbound-sync:default/run-1';
 
 function setup(contacts: Array<string | S360Contact>) {
@@ -131,6 +133,7 @@ function setup(contacts: Array<string | S360Contact>) {
   const activities = createActivities({
     store,
     s360,
+    mapContact: (contact) => defaultMapping.mapOutbound(contact),
     crmAdapter: (name) => {
       if (name !== target) throw new Error(`unknown target ${name}`);
       return crm;

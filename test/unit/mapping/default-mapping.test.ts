@@ -1,5 +1,8 @@
 import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
-import { mapContactToCrmRecord } from '../../../src/mapping/default-contact-mapping';
+import { loadMapping } from '../../../src/mapping/load-mapping';
+
+const defaultMapping = loadMapping();
+const mapContactToCrmRecord = (contact: S360Contact) => defaultMapping.mapOutbound(contact);
 
 type ContactInput = Parameters<typeof s360ContactSchema.parse>[0];
 
@@ -63,26 +66,27 @@ function failure(input: S360Contact) {
   return result;
 }
 
-describe('mapContactToCrmRecord', () => {
+describe('the default mapping, outbound', () => {
   it('maps a person with every field, keeping non-ASCII letters and the leading zeros', () => {
     expect(mapped(contact())).toEqual({
       contactNumber: '000123',
       entity: 'person',
+      object: 'Contact',
       sourceModifiedAt: '2024-05-01T10:00:00.000Z',
       fields: {
-        Salutation: 'MRS',
+        Salutation: 'Mrs.',
         FirstName: 'Zoë',
         LastName: 'Müller-Łukasiewicz',
         Birthdate: '1984-02-29',
         Email: 'zoe@example.ch',
         Phone: '+41 22 000 00 00',
         MobilePhone: '+41 79 000 00 00',
-        MailingStreet: 'Chemin des Écoliers 3\nCase postale 12',
+        MailingStreet: 'Chemin des Écoliers 3\n\nCase postale 12',
         MailingPostalCode: '1201',
         MailingCity: 'Genève',
         MailingCountryCode: 'CH',
         HasOptedOutOfEmail: false,
-        Language: 'de',
+        LeadSource: 'SecuTix S-360',
       },
     });
   });
@@ -171,7 +175,7 @@ describe('mapContactToCrmRecord', () => {
     expect(mapped(withCountry('ch')).fields.MailingCountryCode).toBe('CH');
     const result = failure(withCountry('CHE'));
     expect(result.field).toBe('MailingCountryCode');
-    expect(result.reason).toMatch(/"CHE" is not an ISO 3166-1 alpha-2 code/);
+    expect(result.reason).toMatch(/"CHE" is not an ISO 3166-1 alpha-2 country code/);
     expect(failure(withCountry('C1')).field).toBe('MailingCountryCode');
   });
 
@@ -182,11 +186,10 @@ describe('mapContactToCrmRecord', () => {
 
   it.each([
     ['LastName', { general: { lastName: 'é'.repeat(81) } }, 'é'.repeat(80)],
-    ['FirstName', { general: { firstName: 'a'.repeat(81) } }, 'a'.repeat(80)],
+    ['FirstName', { general: { firstName: 'a'.repeat(41) } }, 'a'.repeat(40)],
     ['Email', { comMeans: { email: `${'a'.repeat(70)}@example.ch` } }, `${'a'.repeat(69)}@example.ch`],
     ['Phone', { comMeans: { phone: '1'.repeat(41) } }, '1'.repeat(40)],
     ['MailingCity', { addresses: [{ town: 'b'.repeat(41), isMain: true }] }, 'b'.repeat(40)],
-    ['Language', { general: { language: 'l'.repeat(41) } }, 'l'.repeat(40)],
   ])('limits the length of %s', (field, tooLong, longest) => {
     const build = (value: object) => {
       const { general, ...rest } = value as { general?: Partial<S360Contact['general']> };
