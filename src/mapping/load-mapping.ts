@@ -39,8 +39,9 @@ export function parseMapping(text: string, source: string, format: 'yaml' | 'jso
       throw new MappingConfigError(
         source,
         document.errors.map((error) => {
-          const line = error.linePos?.[0]?.line;
-          return `${line !== undefined ? `line ${line}: ` : ''}not valid YAML: ${error.message.split('\n')[0]}`;
+          // linePos is only filled in with prettyErrors: the line comes from the error's offset.
+          const line = lineCounter.linePos(error.pos[0]).line;
+          return `line ${line}: not valid YAML: ${error.message.split('\n')[0]}`;
         }),
       );
     }

@@ -38,25 +38,30 @@ export const valueTableSchema = z
   })
   .strict();
 
+const transformChoices =
+  'expected trim, upper, lower, invert, or an object: valueTable, date, constant or default';
+
 /** One step of a rule, applied in order outbound and in reverse order inbound. */
-export const transformSchema = z.union([
-  z.enum(['trim', 'upper', 'lower', 'invert'], {
-    message: 'expected trim, upper, lower, invert, or an object: valueTable, date, constant or default',
-  }),
-  z.object({ valueTable: valueTableSchema }).strict(),
-  z
-    .object({
-      date: z
-        .object({
-          /** Time zone a date-time is read in to find its calendar day (IANA name). */
-          timeZone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Zurich'),
-        })
-        .strict(),
-    })
-    .strict(),
-  z.object({ constant: mappedScalarSchema }).strict(),
-  z.object({ default: mappedScalarSchema }).strict(),
-]);
+export const transformSchema = z.union(
+  [
+    z.enum(['trim', 'upper', 'lower', 'invert'], { message: transformChoices }),
+    z.object({ valueTable: valueTableSchema }).strict(),
+    z
+      .object({
+        date: z
+          .object({
+            /** Time zone a date-time is read in to find its calendar day (IANA name). */
+            timeZone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Zurich'),
+          })
+          .strict(),
+      })
+      .strict(),
+    z.object({ constant: mappedScalarSchema }).strict(),
+    z.object({ default: mappedScalarSchema }).strict(),
+  ],
+  // zod reports a value that matches no option as "Invalid input" unless the union has its own message.
+  { message: transformChoices },
+);
 export type TransformConfig = z.infer<typeof transformSchema>;
 
 /** The kind of value a CRM field holds; checked before a record is pushed. */

@@ -23,7 +23,10 @@ export interface S360Path {
   readonly leaf: S360LeafKind;
   /** The value at the path; `null` when anything on the way is absent. */
   get(contact: unknown): unknown;
-  /** Sets the value, creating the objects and list elements on the way (a filtered element gets its key). */
+  /**
+   * Sets the value, creating the objects and list elements on the way (a filtered element gets its key). Setting
+   * null where something on the way is absent changes nothing: the value already reads as null there.
+   */
   set(target: Record<string, unknown>, value: unknown): void;
 }
 
@@ -139,9 +142,14 @@ function selectElement(list: unknown, selector: Selector): unknown {
 }
 
 /** The element a setter writes into, created (with the selector's key) when missing. */
-function elementForWrite(list: unknown[], selector: Selector): Record<string, unknown> {
+function elementForWrite(
+  list: unknown[],
+  selector: Selector,
+  create: boolean,
+): Record<string, unknown> | undefined {
   let element = selectElement(list, selector);
   if (isRecord(element)) return element;
+  if (!create) return undefined;
   switch (selector.kind) {
     case 'main':
       element = { isMain: true };
@@ -167,7 +175,10 @@ function elementForWrite(list: unknown[], selector: Selector): Record<string, un
 export function compileS360Path(text: string, model: z.ZodType = s360ContactSchema): S360Path {
   const segments = parseSegments(text);
   const steps: Step[] = [];
-  const writers: Array<(parent: Record<string, unknown>) => Record<string, unknown>> = [];
+  /** Each returns the object the next segment is in; when `create` is false, undefined if it is absent. */
+  const writers: Array<
+    (parent: Record<string, unknown>, create: boolean) => Record<string, unknown> | undefined
+  > = [];
   let schema: z.ZodType = model;
   let walked = '';
   let leaf: S360LeafKind | undefined;
@@ -208,13 +219,14 @@ export function compileS360Path(text: string, model: z.ZodType = s360ContactSche
       walked = `${walked}[${selectorText(selector)}]`;
       schema = list.element as z.ZodType;
       steps.push((value) => selectElement(isRecord(value) ? value[name] : undefined, selector));
-      writers.push((parent) => {
+      writers.push((parent, create) => {
         let listValue = parent[name];
         if (!Array.isArray(listValue)) {
+          if (!create) return undefined;
           listValue = [];
           parent[name] = listValue;
         }
-        return elementForWrite(listValue as unknown[], selector);
+        return elementForWrite(listValue as unknown[], selector, create);
       });
       if (isLast) throw new S360PathError(`${walked} is an element of a list: name one of its fields`);
       return;
@@ -232,9 +244,10 @@ export function compileS360Path(text: string, model: z.ZodType = s360ContactSche
         );
       }
     } else {
-      writers.push((parent) => {
+      writers.push((parent, create) => {
         const existing = parent[name];
         if (isRecord(existing)) return existing;
+        if (!create) return undefined;
         const created: Record<string, unknown> = {};
         parent[name] = created;
         return created;
@@ -249,8 +262,12 @@ export function compileS360Path(text: string, model: z.ZodType = s360ContactSche
     leaf: leaf as S360LeafKind,
     get,
     set(target, value) {
-      let parent = target;
-      for (const write of writers) parent = write(parent);
+      const create = value !== null && value !== undefined;
+      let parent: Record<string, unknown> | undefined = target;
+      for (const write of writers) {
+        parent = write(parent, create);
+        if (!parent) return;
+      }
       parent[lastName] = value;
     },
   };

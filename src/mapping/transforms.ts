@@ -137,7 +137,9 @@ export function isCalendarDate(text: string): boolean {
   const match = datePattern.exec(text);
   if (!match) return false;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads the years 0 to 99 as 1900 to 1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
@@ -156,7 +158,8 @@ function dateTransform(timeZone: string): CompiledTransform {
     const text = value.trim();
     if (text === '') return null;
     if (isCalendarDate(text)) return text;
-    if (dateTimePattern.test(text)) {
+    // Date parses 2023-02-30T10:00Z as 2 March: the day must exist.
+    if (dateTimePattern.test(text) && isCalendarDate(text.slice(0, 10))) {
       const instant = new Date(text);
       if (!Number.isNaN(instant.getTime())) return format.format(instant);
     }
