@@ -71,6 +71,7 @@ const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]
 const recordSchema = z.object({
   contactNumber: z.string().min(1),
   entity: z.enum(['person', 'account', 'relay']),
+  object: z.string().optional(),
   accountContactNumber: z.string().optional(),
   fields: z.record(z.string(), fieldValueSchema),
   sourceModifiedAt: z.string(),
@@ -87,7 +88,8 @@ const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /**
  * Starts a simulator of a generic CRM reached by signed webhooks (the target of {@link WebhookCrmAdapter}): it
  * verifies Standard Webhooks signatures, recognises a retried `webhook-id`, upserts records by contact number,
- * refuses records with an invalid e-mail one by one, and shows what it stored and counted under `/__sandbox/`.
+ * refuses one by one the records with an invalid e-mail and the relays whose account it does not hold (like a
+ * lookup field), and shows what it stored and counted under `/__sandbox/`.
  */
 export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSandbox> {
   const toleranceSeconds = options.toleranceSeconds ?? 300;
@@ -133,6 +135,18 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
         contactNumber: record.contactNumber,
         ok: false,
         reason: `Email: "${email}" is not an e-mail address`,
+      };
+    }
+    if (
+      record.entity === 'relay' &&
+      record.accountContactNumber !== undefined &&
+      records.get(record.accountContactNumber)?.entity !== 'account'
+    ) {
+      // Like a CRM lookup field (Salesforce Contact.AccountId): the account must exist first.
+      return {
+        contactNumber: record.contactNumber,
+        ok: false,
+        reason: `accountContactNumber: no account ${record.accountContactNumber} to link the relay to`,
       };
     }
     const existing = records.get(record.contactNumber);

@@ -152,6 +152,37 @@ describe('CRM sandbox', () => {
     ]);
   });
 
+  it('refuses a relay whose account it does not hold, and links it once the account exists', async () => {
+    const account: CrmContactRecord = {
+      contactNumber: '0000000010',
+      entity: 'account',
+      fields: { Name: 'Théâtre du Léman' },
+      sourceModifiedAt: '2026-11-01T10:00:00.000Z',
+    };
+    const relay: CrmContactRecord = {
+      ...record('0000000011'),
+      entity: 'relay',
+      accountContactNumber: '0000000010',
+    };
+    const early = await push(sandbox, 'push-relay-first', [relay]);
+    expect(early.body.results).toEqual([
+      {
+        contactNumber: '0000000011',
+        ok: false,
+        reason: 'accountContactNumber: no account 0000000010 to link the relay to',
+      },
+    ]);
+    const inOrder = await push(sandbox, 'push-account-then-relay', [account, relay]);
+    expect(inOrder.body.results).toEqual([
+      { contactNumber: '0000000010', ok: true },
+      { contactNumber: '0000000011', ok: true },
+    ]);
+    expect((await storedRecords(sandbox)).map((stored) => stored.contactNumber)).toEqual([
+      '0000000010',
+      '0000000011',
+    ]);
+  });
+
   it('answers 413 over 50 records and 400 naming the field of a malformed push', async () => {
     const tooMany = Array.from({ length: 51 }, (_, i) => record(String(i + 1).padStart(10, '0')));
     expect((await push(sandbox, 'push-big', tooMany)).status).toBe(413);
