@@ -17,6 +17,9 @@ import type {
   ParkOutboundContactsResult,
   PrepareOutboundPushInput,
   PrepareOutboundPushResult,
+  HeldRelay,
+  ReleaseHeldRelaysInput,
+  ReleaseHeldRelaysResult,
 } from './outbound-activity-types';
 import { toActivityFailure } from './translate-error';
 
@@ -38,6 +41,8 @@ export const OutboundParkCode = {
   InvalidRecord: 'INVALID_RECORD',
   /** The CRM refused the record, or the whole push. */
   RejectedByCrm: 'REJECTED_BY_CRM',
+  /** A relay whose structure cannot reach the CRM (it is parked itself). */
+  AccountNotSynced: 'ACCOUNT_NOT_SYNCED',
 } as const;
 
 /**
@@ -91,10 +96,12 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     const staged = await store.getStagedPush(input.pushId);
     if (staged) {
       const prepared = staged.contactNumbers.length;
+      const heldRelays = staged.heldRelays ?? [];
       return {
         prepared,
-        parked: Math.max(0, input.contactNumbers.length - prepared),
+        parked: Math.max(0, input.contactNumbers.length - prepared - heldRelays.length),
         stagedContactNumbers: staged.contactNumbers,
+        heldRelays,
       };
     }
 
@@ -137,16 +144,39 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       context.heartbeat({ ...progress, records: [...progress.records] } satisfies PrepareProgress);
     }
 
-    const stagedContactNumbers = progress.records.map((record) => record.contactNumber);
-    if (progress.records.length > 0) {
+    // Referential integrity: a relay goes only once its structure's account is in the CRM.
+    const synced = new Set(
+      await store.syncedAmong({
+        target: input.target,
+        contactNumbers: progress.records.flatMap((record) =>
+          record.entity === 'relay' && record.accountContactNumber ? [record.accountContactNumber] : [],
+        ),
+      }),
+    );
+    const ready: CrmContactRecord[] = [];
+    const heldRelays: HeldRelay[] = [];
+    for (const record of progress.records) {
+      const account = record.entity === 'relay' ? record.accountContactNumber : undefined;
+      if (account !== undefined && !synced.has(account)) {
+        heldRelays.push({ contactNumber: record.contactNumber, accountContactNumber: account });
+      } else {
+        ready.push(record);
+      }
+    }
+    // Accounts first in the payload, for CRMs that apply records in order.
+    ready.sort((a, b) => entityOrder[a.entity] - entityOrder[b.entity]);
+
+    const stagedContactNumbers = ready.map((record) => record.contactNumber);
+    if (ready.length > 0 || heldRelays.length > 0) {
       await store.stagePush({
         pushId: input.pushId,
         target: input.target,
         contactNumbers: stagedContactNumbers,
-        body: JSON.stringify(progress.records),
+        body: JSON.stringify(ready),
+        heldRelays,
       });
     }
-    return { prepared: progress.records.length, parked: progress.parked, stagedContactNumbers };
+    return { prepared: ready.length, parked: progress.parked, stagedContactNumbers, heldRelays };
   }
 
   async function deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult> {
@@ -192,6 +222,13 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
         .map((record) => [record.contactNumber, record.reason ?? 'refused by the CRM (no reason given)']),
     );
     const accepted = staged.contactNumbers.filter((contactNumber) => !refusals.has(contactNumber));
+    const acceptedSet = new Set(accepted);
+    await store.recordSynced({
+      target: input.target,
+      records: records
+        .filter((record) => acceptedSet.has(record.contactNumber))
+        .map((record) => ({ contactNumber: record.contactNumber, entity: record.entity })),
+    });
     if (accepted.length > 0) {
       await store.acknowledge({ ...key, claimId: input.claimId, contactNumbers: accepted });
     }
@@ -226,8 +263,52 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     return { parked: input.contactNumbers.length };
   }
 
-  return { claimOutboundContacts, prepareOutboundPush, deliverOutboundPush, parkOutboundContacts };
+  async function releaseHeldRelays(input: ReleaseHeldRelaysInput): Promise<ReleaseHeldRelaysResult> {
+    const key = { direction: 'outbound', target: input.target } as const;
+    const accounts = [...new Set(input.relays.map((relay) => relay.accountContactNumber))];
+    const parkedAccounts = new Map(
+      (await store.listParked({ ...key, contactNumbers: accounts })).map((record) => [
+        record.contactNumber,
+        record,
+      ]),
+    );
+    const synced = new Set(await store.syncedAmong({ target: input.target, contactNumbers: accounts }));
+    const toRelease: string[] = [];
+    let parked = 0;
+    for (const relay of input.relays) {
+      const account = parkedAccounts.get(relay.accountContactNumber);
+      if (account) {
+        await store.park({
+          ...key,
+          claimId: input.claimId,
+          contactNumber: relay.contactNumber,
+          code: OutboundParkCode.AccountNotSynced,
+          reason: `its structure ${account.contactNumber} is parked (${account.code}: ${account.reason}); retry it once the structure is synced`,
+        });
+        parked += 1;
+      } else {
+        toRelease.push(relay.contactNumber);
+      }
+    }
+    const missing = accounts.filter((account) => !synced.has(account) && !parkedAccounts.has(account));
+    if (missing.length > 0) {
+      await store.enqueue({ direction: 'outbound', targets: [input.target], contactNumbers: missing });
+    }
+    await store.release({ ...key, claimId: input.claimId, contactNumbers: toRelease });
+    return { released: toRelease.length, parked };
+  }
+
+  return {
+    claimOutboundContacts,
+    prepareOutboundPush,
+    deliverOutboundPush,
+    releaseHeldRelays,
+    parkOutboundContacts,
+  };
 }
+
+/** The order of entities in a payload: accounts before the contacts that may refer to them. */
+const entityOrder: Record<CrmContactRecord['entity'], number> = { account: 0, person: 1, relay: 2 };
 
 /** The progress of a previous attempt, when its heartbeat details are usable; else a fresh start. */
 function resumeFrom(details: unknown, total: number): PrepareProgress {

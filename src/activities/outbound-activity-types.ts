@@ -29,6 +29,14 @@ export interface PrepareOutboundPushResult {
   parked: number;
   /** The contacts staged under `pushId`: the ones to park if the delivery finally fails. */
   stagedContactNumbers: string[];
+  /** Relays left out because their structure's account is not in the CRM yet (still claimed, not staged). */
+  heldRelays: HeldRelay[];
+}
+
+/** A relay and the structure whose account must be in the CRM before it. */
+export interface HeldRelay {
+  contactNumber: string;
+  accountContactNumber: string;
 }
 
 export interface DeliverOutboundPushInput {
@@ -56,11 +64,28 @@ export interface ParkOutboundContactsResult {
   parked: number;
 }
 
+export interface ReleaseHeldRelaysInput {
+  target: string;
+  claimId: string;
+  relays: HeldRelay[];
+}
+export interface ReleaseHeldRelaysResult {
+  /** Relays given back to the outbox for a later run; their accounts are queued. */
+  released: number;
+  /** Relays parked because their structure is parked. */
+  parked: number;
+}
+
 /** The outbound activities as the workflow sees them. */
 export interface OutboundActivities {
   claimOutboundContacts(input: ClaimOutboundContactsInput): Promise<ClaimOutboundContactsResult>;
   prepareOutboundPush(input: PrepareOutboundPushInput): Promise<PrepareOutboundPushResult>;
   deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult>;
+  /**
+   * Relays still waiting for their account at the end of a run: queues the structures and gives the relays back to
+   * the outbox for a later run; a relay whose structure is parked is parked too, with the structure's reason.
+   */
+  releaseHeldRelays(input: ReleaseHeldRelaysInput): Promise<ReleaseHeldRelaysResult>;
   /** Parks contacts that a run gave up on (activity retries exhausted), so that none is dropped. */
   parkOutboundContacts(input: ParkOutboundContactsInput): Promise<ParkOutboundContactsResult>;
 }

@@ -61,6 +61,23 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'CRM links and relays held back for their account',
+    sql: `
+      -- The contacts a CRM target holds, as far as crm-sync knows: it acknowledged a push of them.
+      create table crm_link (
+        target text not null,
+        contact_number text not null,
+        entity text not null,
+        first_synced_at timestamptz not null,
+        last_synced_at timestamptz not null,
+        primary key (target, contact_number)
+      );
+      -- Relays a prepared push held back because their structure's account is not in the CRM yet.
+      alter table staged_push add column held_relays jsonb not null default '[]'::jsonb;
+    `,
+  },
 ];
 
 /** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */

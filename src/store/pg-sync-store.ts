@@ -1,6 +1,7 @@
 import { runMigrations } from './migrations';
 import type { SqlClient, SqlQueryable } from './sql-client';
 import type {
+  HeldRelay,
   ClaimedEntry,
   ClaimInput,
   OutboxCounts,
@@ -35,7 +36,13 @@ interface StagedPushRow {
   target: string;
   contact_numbers: unknown;
   body: string;
+  held_relays: unknown;
   delivered_at: Date | string | null;
+}
+
+/** A jsonb value as the driver gives it: parsed already (PGlite, pg) or as text. */
+function fromJson(value: unknown): unknown {
+  return typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
 }
 
 /**
@@ -154,7 +161,9 @@ export class PgSyncStore implements SyncStore {
   }
 
   /** Newest first (by the last time parked). Without a filter, every key; without a limit, every record. */
-  async listParked(filter: Partial<OutboxKey> & { limit?: number } = {}): Promise<ParkedRecord[]> {
+  async listParked(
+    filter: Partial<OutboxKey> & { contactNumbers?: string[]; limit?: number } = {},
+  ): Promise<ParkedRecord[]> {
     const conditions: string[] = [];
     const params: unknown[] = [];
     if (filter.direction !== undefined) {
@@ -164,6 +173,10 @@ export class PgSyncStore implements SyncStore {
     if (filter.target !== undefined) {
       params.push(filter.target);
       conditions.push(`target = $${params.length}`);
+    }
+    if (filter.contactNumbers !== undefined) {
+      params.push(unique(filter.contactNumbers));
+      conditions.push(`contact_number = any($${params.length}::text[])`);
     }
     let limit = '';
     if (filter.limit !== undefined) {
@@ -199,16 +212,23 @@ export class PgSyncStore implements SyncStore {
 
   async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void> {
     await this.sql.query(
-      `insert into staged_push (push_id, target, contact_numbers, body, created_at)
-       values ($1, $2, $3::jsonb, $4, now())
+      `insert into staged_push (push_id, target, contact_numbers, body, held_relays, created_at)
+       values ($1, $2, $3::jsonb, $4, $5::jsonb, now())
        on conflict (push_id) do nothing`,
-      [push.pushId, push.target, JSON.stringify(push.contactNumbers), push.body],
+      [
+        push.pushId,
+        push.target,
+        JSON.stringify(push.contactNumbers),
+        push.body,
+        JSON.stringify(push.heldRelays ?? []),
+      ],
     );
   }
 
   async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
     const { rows } = await this.sql.query<StagedPushRow>(
-      'select push_id, target, contact_numbers, body, delivered_at from staged_push where push_id = $1',
+      `select push_id, target, contact_numbers, body, held_relays, delivered_at
+         from staged_push where push_id = $1`,
       [pushId],
     );
     const row = rows[0];
@@ -217,11 +237,13 @@ export class PgSyncStore implements SyncStore {
       typeof row.contact_numbers === 'string'
         ? (JSON.parse(row.contact_numbers) as unknown)
         : row.contact_numbers;
+    const heldRelays = fromJson(row.held_relays);
     return {
       pushId: row.push_id,
       target: row.target,
       contactNumbers: Array.isArray(contactNumbers) ? contactNumbers.map(String) : [],
       body: row.body,
+      heldRelays: Array.isArray(heldRelays) ? (heldRelays as HeldRelay[]) : [],
       ...(row.delivered_at !== null ? { deliveredAt: toIso(row.delivered_at) } : {}),
     };
   }
@@ -232,6 +254,48 @@ export class PgSyncStore implements SyncStore {
       'update staged_push set delivered_at = coalesce(delivered_at, now()) where push_id = $1',
       [pushId],
     );
+  }
+
+  async release(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return;
+    await this.sql.query(
+      `update outbox set claim_id = null, claimed_version = null, claimed_at = null
+        where direction = $1 and target = $2 and claim_id = $3 and contact_number = any($4::text[])`,
+      [input.direction, input.target, input.claimId, contactNumbers],
+    );
+  }
+
+  async recordSynced(input: {
+    target: string;
+    records: Array<{ contactNumber: string; entity: string }>;
+  }): Promise<void> {
+    if (input.records.length === 0) return;
+    await this.sql.query(
+      `insert into crm_link (target, contact_number, entity, first_synced_at, last_synced_at)
+       select $1, record.contact_number, record.entity, now(), now()
+         from jsonb_to_recordset($2::jsonb) as record(contact_number text, entity text)
+       on conflict (target, contact_number) do update
+          set entity = excluded.entity, last_synced_at = excluded.last_synced_at`,
+      [
+        input.target,
+        JSON.stringify(
+          [...new Map(input.records.map((record) => [record.contactNumber, record])).values()].map(
+            (record) => ({ contact_number: record.contactNumber, entity: record.entity }),
+          ),
+        ),
+      ],
+    );
+  }
+
+  async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return [];
+    const { rows } = await this.sql.query<{ contact_number: string }>(
+      'select contact_number from crm_link where target = $1 and contact_number = any($2::text[])',
+      [input.target, contactNumbers],
+    );
+    return rows.map((row) => row.contact_number);
   }
 
   async counts(key: OutboxKey): Promise<OutboxCounts> {

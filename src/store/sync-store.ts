@@ -54,12 +54,20 @@ export interface ParkInput extends OutboxKey {
   claimId?: string;
 }
 
+/** A relay that waits until its structure's account is in the CRM. */
+export interface HeldRelay {
+  contactNumber: string;
+  accountContactNumber: string;
+}
+
 /** A payload prepared for one CRM push; `body` is stored so every retry sends the same bytes. */
 export interface StagedPush {
   pushId: string;
   target: string;
   contactNumbers: string[];
   body: string;
+  /** Relays of the batch left out of the payload because their account is not in the CRM yet. */
+  heldRelays?: HeldRelay[];
   deliveredAt?: string;
 }
 
@@ -101,8 +109,10 @@ export interface SyncStore {
    * parked, still listed, and is queued as well.
    */
   park(input: ParkInput): Promise<void>;
-  /** Newest first (last parked). Without a filter, every key; without a limit, every record. */
-  listParked(filter?: Partial<OutboxKey> & { limit?: number }): Promise<ParkedRecord[]>;
+  /** Newest first (last parked). Without a filter, every key and contact; without a limit, every record. */
+  listParked(
+    filter?: Partial<OutboxKey> & { contactNumbers?: string[]; limit?: number },
+  ): Promise<ParkedRecord[]>;
   /** Moves parked records back to the outbox (all of the key when `contactNumbers` is absent). Returns how many. */
   retryParked(input: OutboxKey & { contactNumbers?: string[] }): Promise<number>;
 
@@ -111,6 +121,20 @@ export interface SyncStore {
   getStagedPush(pushId: string): Promise<StagedPush | undefined>;
   /** Idempotent: the first delivery time is kept. */
   markPushDelivered(pushId: string): Promise<void>;
+
+  /**
+   * Gives contacts held by `claimId` back to the outbox, pending and in their place, for a later run (a relay
+   * waiting for its account).
+   */
+  release(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void>;
+
+  /** Records that the CRM target holds these contacts (it acknowledged a push of them). */
+  recordSynced(input: {
+    target: string;
+    records: Array<{ contactNumber: string; entity: string }>;
+  }): Promise<void>;
+  /** Of `contactNumbers`, the ones the CRM target is known to hold. */
+  syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]>;
 
   /** `pending`: queued and unclaimed; `claimed`: held by a run; `parked`: records parked for the key. */
   counts(key: OutboxKey): Promise<OutboxCounts>;

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
-import type { OutboundActivities } from '../activities/outbound-activity-types';
+import type { HeldRelay, OutboundActivities } from '../activities/outbound-activity-types';
 import { nonRetryableFailureTypes } from '../failure-types';
 import {
   resolveOutboundSettings,
@@ -38,6 +38,8 @@ export interface OutboundRunCounts {
   duplicates: number;
   /** Pushes prepared. */
   batches: number;
+  /** Relays given back to the outbox because their structure's account is not in the CRM yet. */
+  heldRelays?: number;
 }
 
 /** The last run as the status reports it: its counts and its start and end (ISO, workflow time). */
@@ -141,8 +143,9 @@ const { claimOutboundContacts } = proxyActivities<OutboundActivities>({
   startToCloseTimeout: '1 minute',
   retry: retryUntilDone,
 });
-// Parking is the last resort of a batch: retry for as long as it takes, with room for a slow store.
-const { parkOutboundContacts } = proxyActivities<OutboundActivities>({
+// Parking is the last resort of a batch: retry for as long as it takes, with room for a slow store. Releasing
+// held relays touches the store only, likewise.
+const { parkOutboundContacts, releaseHeldRelays } = proxyActivities<OutboundActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { ...retryUntilDone, maximumInterval: '5 minutes' },
 });
@@ -318,8 +321,9 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
     }
   };
 
-  const syncBatch = async (batchIndex: number, batch: string[]): Promise<void> => {
-    const pushId = `${claimId}/${batchIndex}`;
+  let heldRelays: HeldRelay[] = [];
+  const syncBatch = async (batchKey: string, batch: string[]): Promise<void> => {
+    const pushId = `${claimId}/${batchKey}`;
     counts.batches += 1;
     let staged: string[];
     try {
@@ -327,6 +331,7 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
       counts.prepared += prepared.prepared;
       counts.parked += prepared.parked;
       staged = prepared.stagedContactNumbers;
+      heldRelays.push(...prepared.heldRelays);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return park(batch, 'PREPARE_FAILED', err);
@@ -343,15 +348,35 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
     }
   };
 
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < batches.length) {
-      const batchIndex = next;
-      next += 1;
-      await syncBatch(batchIndex, batches[batchIndex] ?? []);
-    }
+  const syncAll = async (allBatches: string[][], keyPrefix: string): Promise<void> => {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < allBatches.length) {
+        const batchIndex = next;
+        next += 1;
+        await syncBatch(`${keyPrefix}${batchIndex}`, allBatches[batchIndex] ?? []);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrentBatches, allBatches.length) }, lane));
   };
-  await Promise.all(Array.from({ length: Math.min(concurrentBatches, batches.length) }, lane));
+  await syncAll(batches, '');
+
+  // Relays held back for their account: the accounts delivered by this run are in the CRM now, so try those relays
+  // once more; the ones still waiting go back to the outbox, with their structures queued.
+  if (heldRelays.length > 0) {
+    const retry = heldRelays.map((relay) => relay.contactNumber);
+    heldRelays = [];
+    const relayBatches: string[][] = [];
+    for (let start = 0; start < retry.length; start += settings.batchSize) {
+      relayBatches.push(retry.slice(start, start + settings.batchSize));
+    }
+    await syncAll(relayBatches, 'relays-');
+  }
+  if (heldRelays.length > 0) {
+    const released = await releaseHeldRelays({ target, claimId, relays: heldRelays });
+    counts.heldRelays = released.released;
+    counts.parked += released.parked;
+  }
   return counts;
 }
 

@@ -48,6 +48,9 @@ class FakeTarget {
   rejectedByCrm = new Set<string>();
   /** The store refuses to park (a non-retryable failure). */
   parkFails = false;
+  /** Relays and their structure: prepare holds a relay back until its structure has been delivered. */
+  relayAccount = new Map<string, string>();
+  released: string[] = [];
   /** While set, claims wait for it: a run that is in progress. */
   claimGate: Promise<void> | undefined;
 
@@ -103,9 +106,17 @@ const activities: OutboundActivities = {
       const unknown = contactNumbers.filter((n) => t.unknownInS360.has(n));
       for (const contactNumber of unknown)
         t.parked.push({ contactNumber, code: 'NOT_FOUND', reason: 'unknown' });
-      const staged = contactNumbers.filter((n) => !t.unknownInS360.has(n));
+      const known = contactNumbers.filter((n) => !t.unknownInS360.has(n));
+      const waiting = (n: string): boolean => {
+        const account = t.relayAccount.get(n);
+        return account !== undefined && !t.delivered.includes(account);
+      };
+      const staged = known.filter((n) => !waiting(n));
+      const heldRelays = known
+        .filter(waiting)
+        .map((n) => ({ contactNumber: n, accountContactNumber: t.relayAccount.get(n) ?? '' }));
       t.staged.set(pushId, staged);
-      return { prepared: staged.length, parked: unknown.length, stagedContactNumbers: staged };
+      return { prepared: staged.length, parked: unknown.length, stagedContactNumbers: staged, heldRelays };
     });
   },
   async deliverOutboundPush({ target, pushId }) {
@@ -127,6 +138,15 @@ const activities: OutboundActivities = {
       t.delivered.push(...accepted);
       return { delivered: accepted.length, rejected: staged.length - accepted.length, duplicate: false };
     });
+  },
+  async releaseHeldRelays({ target, relays }) {
+    const t = fake(target);
+    for (const { contactNumber, accountContactNumber } of relays) {
+      t.released.push(contactNumber);
+      t.pending.unshift(contactNumber);
+      if (!t.pending.includes(accountContactNumber)) t.pending.push(accountContactNumber);
+    }
+    return { released: relays.length, parked: 0 };
   },
   async parkOutboundContacts({ target, contactNumbers, code, reason }) {
     const t = fake(target);
@@ -512,6 +532,32 @@ describe('outboundSync workflow (time skipping)', () => {
         batches: 4,
       });
       expect(first.state).toBe('waiting');
+    }));
+
+  it('pushes a relay only after its structure: later in the same run, or in a later run', () =>
+    withWorker(async () => {
+      const t = new FakeTarget(6);
+      // 2 is a relay of 5, delivered in a later batch of the same run; 3 is a relay of 9, not queued at all.
+      t.relayAccount.set(contact(2), contact(5));
+      t.relayAccount.set(contact(3), contact(9));
+      const { handle, afterRuns } = await start(t, { batchSize: 2, intervalMinutes: 1440 });
+      const first = await afterRuns(1);
+
+      expect(t.pushes.map((push) => push.contacts)).toEqual([
+        [contact(1)],
+        [contact(4)],
+        [contact(5), contact(6)],
+        [contact(2)],
+      ]);
+      expect(t.released).toEqual([contact(3)]);
+      expect(first.lastRun).toMatchObject({ claimed: 6, delivered: 5, heldRelays: 1, parked: 0 });
+
+      // The next run takes the relay again and its structure, queued by the release: structure first.
+      await handle.signal(triggerSignal);
+      await afterRuns(2);
+      expect(t.delivered.indexOf(contact(9))).toBeGreaterThan(-1);
+      expect(t.delivered.indexOf(contact(3))).toBeGreaterThan(t.delivered.indexOf(contact(9)));
+      expect(t.delivered).toHaveLength(7);
     }));
 
   it('parks a batch whose preparation still fails after 20 attempts', () =>

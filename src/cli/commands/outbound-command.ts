@@ -191,13 +191,14 @@ export function formatStatus(status: OutboundSyncStatus, now = Date.now()): stri
     const seconds = ((Date.parse(lastRun.finishedAt) - Date.parse(lastRun.startedAt)) / 1000).toFixed(1);
     lines.push(
       `  last run: ${lastRun.startedAt}, ${seconds} s: claimed ${lastRun.claimed}, delivered ${lastRun.delivered}, ` +
-        `rejected ${lastRun.rejected}, parked ${lastRun.parked}, duplicates ${lastRun.duplicates}`,
+        `rejected ${lastRun.rejected}, parked ${lastRun.parked}, duplicates ${lastRun.duplicates}` +
+        (lastRun.heldRelays ? `, ${lastRun.heldRelays} relays waiting for their structure` : ''),
     );
   } else {
     lines.push('  last run: none yet');
   }
   lines.push(
-    `  totals:   ${totals.runs} runs, claimed ${totals.claimed}, delivered ${totals.delivered}, ` +
+    `  totals:   ${totals.runs} run${totals.runs === 1 ? '' : 's'}, claimed ${totals.claimed}, delivered ${totals.delivered}, ` +
       `rejected ${totals.rejected}, parked ${totals.parked}, duplicates ${totals.duplicates}`,
   );
   return lines.join('\n');

@@ -39,7 +39,10 @@ class MemorySyncStore implements SyncStore {
     targets: string[];
     contactNumbers: string[];
   }): Promise<void> {
-    for (const contactNumber of input.contactNumbers) this.pending.set(contactNumber, {});
+    for (const contactNumber of input.contactNumbers) {
+      this.pending.set(contactNumber, {});
+      this.enqueued.push(contactNumber);
+    }
   }
   async claim(input: ClaimInput): Promise<ClaimedEntry[]> {
     const claimed = [...this.pending.entries()]
@@ -60,8 +63,15 @@ class MemorySyncStore implements SyncStore {
     this.pending.delete(input.contactNumber);
     this.parked.push(input);
   }
-  async listParked(): Promise<ParkedRecord[]> {
-    return [];
+  async listParked(filter: { contactNumbers?: string[] } = {}): Promise<ParkedRecord[]> {
+    return this.parked
+      .filter((record) => !filter.contactNumbers || filter.contactNumbers.includes(record.contactNumber))
+      .map((record) => ({
+        ...record,
+        attempts: 1,
+        firstParkedAt: '2024-01-01T00:00:00.000Z',
+        lastParkedAt: '2024-01-01T00:00:00.000Z',
+      }));
   }
   async retryParked(): Promise<number> {
     return 0;
@@ -76,6 +86,25 @@ class MemorySyncStore implements SyncStore {
   async markPushDelivered(pushId: string): Promise<void> {
     const push = this.pushes.get(pushId);
     if (push) push.deliveredAt = new Date().toISOString();
+  }
+  readonly synced = new Map<string, string>();
+  readonly released: string[] = [];
+  readonly enqueued: string[] = [];
+  async release(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
+    for (const contactNumber of input.contactNumbers) {
+      const entry = this.pending.get(contactNumber);
+      if (entry?.claimId === input.claimId) delete entry.claimId;
+      this.released.push(contactNumber);
+    }
+  }
+  async recordSynced(input: {
+    target: string;
+    records: Array<{ contactNumber: string; entity: string }>;
+  }): Promise<void> {
+    for (const record of input.records) this.synced.set(record.contactNumber, record.entity);
+  }
+  async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
+    return input.contactNumbers.filter((contactNumber) => this.synced.has(contactNumber));
   }
   async counts(): Promise<OutboxCounts> {
     return { pending: this.pending.size, claimed: 0, parked: this.parked.length };
@@ -186,7 +215,12 @@ describe('outbound activities', () => {
         contactNumbers: ['0001', '0002', '0003', '0004', '0005'],
       });
 
-      expect(result).toEqual({ prepared: 2, parked: 3, stagedContactNumbers: ['0001', '0004'] });
+      expect(result).toEqual({
+        prepared: 2,
+        parked: 3,
+        stagedContactNumbers: ['0001', '0004'],
+        heldRelays: [],
+      });
       expect(store.parked).toEqual([
         expect.objectContaining({
           contactNumber: '0002',
@@ -225,7 +259,7 @@ describe('outbound activities', () => {
       const { env } = environment();
       await expect(
         env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['9'] }),
-      ).resolves.toEqual({ prepared: 0, parked: 1, stagedContactNumbers: [] });
+      ).resolves.toEqual({ prepared: 0, parked: 1, stagedContactNumbers: [], heldRelays: [] });
       expect(store.pushes.size).toBe(0);
     });
 
@@ -235,7 +269,7 @@ describe('outbound activities', () => {
       const { env } = environment();
       await expect(
         env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['1', '2'] }),
-      ).resolves.toEqual({ prepared: 1, parked: 1, stagedContactNumbers: ['1'] });
+      ).resolves.toEqual({ prepared: 1, parked: 1, stagedContactNumbers: ['1'], heldRelays: [] });
       expect(s360.calls).toEqual([]);
     });
 
@@ -257,7 +291,12 @@ describe('outbound activities', () => {
       });
 
       expect(s360.calls).toEqual(['3', '4']);
-      expect(result).toEqual({ prepared: 3, parked: 1, stagedContactNumbers: ['1', '3', '4'] });
+      expect(result).toEqual({
+        prepared: 3,
+        parked: 1,
+        stagedContactNumbers: ['1', '3', '4'],
+        heldRelays: [],
+      });
       expect((await store.getStagedPush(pushId))?.contactNumbers).toEqual(['1', '3', '4']);
     });
 
@@ -444,6 +483,103 @@ describe('outbound activities', () => {
       expect(failure.type).toBe(FailureType.Configuration);
       expect(failure.nonRetryable).toBe(true);
       expect(failure.message).toMatch(/No staged push/);
+    });
+  });
+
+  describe('relays and their structure (referential integrity)', () => {
+    const structure = (contactNumber: string): S360Contact =>
+      s360ContactSchema.parse({
+        contactNumber,
+        contactType: 'STRUCTURE',
+        general: { organizationName: 'Théâtre du Léman' },
+        lastModificationDate: '2024-05-01T10:00:00.000Z',
+      });
+    const relay = (contactNumber: string, structureContactNumber: string): S360Contact => ({
+      ...s360Contact(contactNumber),
+      role: 'RELAY',
+      structureContactNumber,
+    });
+
+    it('holds back a relay until its account is in the CRM, and puts accounts first', async () => {
+      const { store, crm, activities } = setup([structure('0100'), relay('0101', '0100'), '0102']);
+      const { env } = environment();
+      const first = await env.run(activities.prepareOutboundPush, {
+        target,
+        claimId,
+        pushId: `${claimId}/0`,
+        contactNumbers: ['0101', '0102', '0100'],
+      });
+      expect(first).toEqual({
+        prepared: 2,
+        parked: 0,
+        stagedContactNumbers: ['0100', '0102'],
+        heldRelays: [{ contactNumber: '0101', accountContactNumber: '0100' }],
+      });
+      // A retried prepare answers the same from the staged push.
+      await expect(
+        env.run(activities.prepareOutboundPush, {
+          target,
+          claimId,
+          pushId: `${claimId}/0`,
+          contactNumbers: ['0101', '0102', '0100'],
+        }),
+      ).resolves.toEqual(first);
+
+      await env.run(activities.deliverOutboundPush, { target, claimId, pushId: `${claimId}/0` });
+      expect(crm.pushes[0]?.records.map((record) => record.contactNumber)).toEqual(['0100', '0102']);
+      expect([...store.synced.entries()]).toEqual([
+        ['0100', 'account'],
+        ['0102', 'person'],
+      ]);
+
+      const second = await env.run(activities.prepareOutboundPush, {
+        target,
+        claimId,
+        pushId: `${claimId}/relays-0`,
+        contactNumbers: ['0101'],
+      });
+      expect(second).toMatchObject({ prepared: 1, stagedContactNumbers: ['0101'], heldRelays: [] });
+    });
+
+    it('gives waiting relays back to the outbox and queues their structure', async () => {
+      const { store, activities } = setup([]);
+      await store.enqueue({ direction: 'outbound', targets: [target], contactNumbers: ['0201'] });
+      await store.claim({ direction: 'outbound', target, claimId, limit: 10 });
+      const { env } = environment();
+      await expect(
+        env.run(activities.releaseHeldRelays, {
+          target,
+          claimId,
+          relays: [{ contactNumber: '0201', accountContactNumber: '0200' }],
+        }),
+      ).resolves.toEqual({ released: 1, parked: 0 });
+      expect(store.released).toEqual(['0201']);
+      expect(store.enqueued).toContain('0200');
+      expect(store.pending.get('0201')?.claimId).toBeUndefined();
+    });
+
+    it('parks a relay whose structure is parked, naming the structure and its reason', async () => {
+      const { store, activities } = setup([]);
+      await store.park({
+        direction: 'outbound',
+        target,
+        contactNumber: '0300',
+        code: 'NOT_FOUND',
+        reason: 'unknown in S-360',
+      });
+      const { env } = environment();
+      await expect(
+        env.run(activities.releaseHeldRelays, {
+          target,
+          claimId,
+          relays: [{ contactNumber: '0301', accountContactNumber: '0300' }],
+        }),
+      ).resolves.toEqual({ released: 0, parked: 1 });
+      expect(store.parked[1]).toMatchObject({
+        contactNumber: '0301',
+        code: 'ACCOUNT_NOT_SYNCED',
+        reason: expect.stringContaining('its structure 0300 is parked (NOT_FOUND: unknown in S-360)'),
+      });
     });
   });
 

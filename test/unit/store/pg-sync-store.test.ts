@@ -256,6 +256,7 @@ describe('staged pushes', () => {
       target: 'stage',
       contactNumbers: ['0001', '02'],
       body: 'first',
+      heldRelays: [],
     });
     await store.markPushDelivered('push-1');
     const delivered = (await store.getStagedPush('push-1'))?.deliveredAt;
@@ -266,12 +267,54 @@ describe('staged pushes', () => {
   });
 });
 
+describe('relays and CRM links', () => {
+  it('keeps the relays a push held back with the push', async () => {
+    const heldRelays = [{ contactNumber: '0011', accountContactNumber: '0010' }];
+    await store.stagePush({
+      pushId: 'push-held',
+      target: 'links',
+      contactNumbers: ['0012'],
+      body: '[]',
+      heldRelays,
+    });
+    expect((await store.getStagedPush('push-held'))?.heldRelays).toEqual(heldRelays);
+  });
+
+  it('knows which contacts a CRM target holds, per target', async () => {
+    await store.recordSynced({
+      target: 'links-a',
+      records: [
+        { contactNumber: '0010', entity: 'account' },
+        { contactNumber: '0010', entity: 'account' },
+        { contactNumber: '0012', entity: 'person' },
+      ],
+    });
+    await store.recordSynced({ target: 'links-a', records: [{ contactNumber: '0012', entity: 'person' }] });
+    expect(
+      (await store.syncedAmong({ target: 'links-a', contactNumbers: ['0010', '0011', '0012'] })).sort(),
+    ).toEqual(['0010', '0012']);
+    expect(await store.syncedAmong({ target: 'links-b', contactNumbers: ['0010'] })).toEqual([]);
+  });
+
+  it('gives released contacts back to the outbox in their place', async () => {
+    const key = outbound('release');
+    await store.enqueue({ ...key, targets: ['release'], contactNumbers: ['1', '2', '3'] });
+    await store.claim({ ...key, claimId: 'run-1', limit: 3 });
+    await store.release({ ...key, claimId: 'run-1', contactNumbers: ['1', '3'] });
+    expect(await store.counts(key)).toEqual({ pending: 2, claimed: 1, parked: 0 });
+    await store.release({ ...key, claimId: 'someone-else', contactNumbers: ['2'] });
+    expect(await store.counts(key)).toEqual({ pending: 2, claimed: 1, parked: 0 });
+    const next = await store.claim({ ...key, claimId: 'run-2', limit: 1 });
+    expect(next.map((entry) => entry.contactNumber)).toEqual(['1']);
+  });
+});
+
 describe('schema and durability', () => {
   it('runs migrations again without change', async () => {
     await store.migrate();
     expect(await runMigrations(db)).toEqual([]);
     const { rows } = await db.query<{ version: number }>('select version from schema_migrations order by 1');
-    expect(rows.map((row) => row.version)).toEqual([1]);
+    expect(rows.map((row) => row.version)).toEqual([1, 2]);
   });
 
   it('keeps pending, claimed and parked rows across a close and reopen of the folder', async () => {
