@@ -8,6 +8,7 @@ import { registerSandboxCommand } from './commands/sandbox-command';
 import { registerWorkerCommand } from './commands/worker-command';
 import { registerFailedCommands } from './commands/failed-command';
 import { registerOutboundCommands } from './commands/outbound-command';
+import { registerMappingCommands } from './commands/mapping-command';
 
 /** Builds the `crm-sync` command tree. Commands write to `io`, never to the process streams directly. */
 export function buildProgram(io: CliIo): Command {
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo): Command {
   registerOutboundCommands(program, io);
   registerFailedCommands(program, io);
   registerConfigCommands(program, io);
+  registerMappingCommands(program, io);
   return program;
 }
 
