@@ -114,7 +114,8 @@ export const configSchema = z.object({
   receiver: receiverConfigSchema.default(receiverConfigSchema.parse({})),
   store: storeConfigSchema.default(storeConfigSchema.parse({})),
   outbound: outboundConfigSchema.default(outboundConfigSchema.parse({})),
-  mapping: mappingSettingsSchema.default({}),
+  // A section left with only comments reads as null: the defaults then.
+  mapping: mappingSettingsSchema.nullish().transform((mapping) => mapping ?? {}),
   dev: devConfigSchema.default(devConfigSchema.parse({})),
 });
 

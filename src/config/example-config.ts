@@ -52,6 +52,11 @@ outbound:
   maxContactsPerRun: 100         # 1..500                                       CRM_SYNC_OUTBOUND_MAX_CONTACTS_PER_RUN
   batchSize: 50                  # contacts per push, 1..50                     CRM_SYNC_OUTBOUND_BATCH_SIZE
 
+# Which S-360 attribute goes to which CRM field, in which direction (see mappings/default.yaml, delivered with
+# crm-sync; copy it to start your own). \`crm-sync mapping check\` validates it.
+mapping:
+  # file: ./my-mapping.yaml      # default: the delivered mappings/default.yaml  CRM_SYNC_MAPPING_FILE
+
 # Used by \`crm-sync dev\` only.
 dev:
   temporalPort: 7233
