@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load-config';
+import { MappingConfigError } from '../mapping/compile-mapping';
 import { TemporalUnreachableError } from '../client';
 import { CliError, type CliIo } from './cli-context';
 import { registerConfigCommands } from './commands/config-command';
@@ -52,7 +53,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       // Help and version end here with code 0; usage errors were already printed by commander.
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof CliError || err instanceof ConfigError) {
+    if (err instanceof CliError || err instanceof ConfigError || err instanceof MappingConfigError) {
       fullIo.stderr.write(`crm-sync: ${err.message}\n`);
       return err instanceof CliError ? err.exitCode : 2;
     }

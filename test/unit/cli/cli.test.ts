@@ -81,6 +81,14 @@ describe('crm-sync CLI', () => {
     expect(result.stderr).toContain(`cannot reach the crm-sync worker at http://127.0.0.1:${port}/`);
   });
 
+  it('does not start the worker on a broken mapping, listing its problems', async () => {
+    writeFileSync(join(cwd, 'mapping.yaml'), 'rules:\n  - crm: FirstName\n    s360: general.fristName\n');
+    const result = await runCli(['worker'], { CRM_SYNC_MAPPING_FILE: 'mapping.yaml' }, cwd);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Invalid mapping');
+    expect(result.stderr).toMatch(/line 2, rules\[0\]\.s360: general has no attribute "fristName"/);
+  });
+
   it('rejects an unknown command with exit code 2', async () => {
     const result = await runCli(['frobnicate'], {}, cwd);
     expect(result.code).toBe(2);
