@@ -1,0 +1,140 @@
+/**
+ * Mapping throughput: how many S-360 contacts per second the default mapping turns into CRM records
+ * (`mapOutbound`), on one thread. The goal is 50,000 contacts per second.
+ *
+ *   npm run bench:mapping [-- --contacts 100000 --rounds 5]
+ *
+ * The contacts are generated (and validated as the S-360 client validates them) before timing starts; the mapping
+ * is warmed up, then every contact is mapped in each round and the median round is reported. Prints a table and
+ * writes the same figures to reports/bench-mapping.json.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { s360ContactSchema, type S360Contact } from '../src/adapters/s360/s360-contact';
+import { loadMapping } from '../src/mapping/load-mapping';
+import { formatContactNumber, generateContacts } from '../src/sandbox/s360-contact-generator';
+
+const goalPerSecond = 50_000;
+const seed = 42;
+const warmUpContacts = 10_000;
+const warmUpPasses = 5;
+/** Heap samples while mapping: one every this many contacts. */
+const heapSampleEvery = 1_000;
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const value = Number(process.argv[index + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: expected a positive whole number`);
+  return value;
+}
+
+/** The package folder: the first parent holding the delivered mapping (from bench/ or from its build output). */
+function packageRoot(): string {
+  let folder = __dirname;
+  while (!existsSync(join(folder, 'mappings', 'default.yaml')) || !existsSync(join(folder, 'package.json'))) {
+    const parent = dirname(folder);
+    if (parent === folder) throw new Error('cannot find mappings/default.yaml above the benchmark');
+    folder = parent;
+  }
+  return folder;
+}
+
+const megabytes = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+function main(): void {
+  const count = option('contacts', 100_000);
+  const rounds = option('rounds', 5);
+  const root = packageRoot();
+  const mappingFile = join(root, 'mappings', 'default.yaml');
+  const plan = loadMapping(mappingFile);
+
+  // Not timed: the contacts as the S-360 client returns them (validated, defaults applied).
+  const generated = generateContacts(count, seed, new Date().toISOString());
+  const contacts: S360Contact[] = generated.map(({ structureIndex, ...contact }, index) =>
+    s360ContactSchema.parse({
+      ...contact,
+      contactNumber: formatContactNumber(index + 1),
+      ...(structureIndex !== undefined
+        ? { structureContactNumber: formatContactNumber(structureIndex + 1) }
+        : {}),
+    }),
+  );
+
+  let checksum = 0;
+  for (let pass = 0; pass < warmUpPasses; pass += 1) {
+    for (let index = 0; index < Math.min(warmUpContacts, count); index += 1) {
+      if (plan.mapOutbound(contacts[index] as S360Contact).ok) checksum += 1;
+    }
+  }
+
+  let peakHeapUsed = getHeapStatistics().used_heap_size;
+  let mapped = 0;
+  let parked = 0;
+  const roundSeconds: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    mapped = 0;
+    parked = 0;
+    const started = process.hrtime.bigint();
+    for (let index = 0; index < count; index += 1) {
+      const result = plan.mapOutbound(contacts[index] as S360Contact);
+      if (result.ok) {
+        mapped += 1;
+        checksum += Object.keys(result.record.fields).length;
+      } else parked += 1;
+      if (index % heapSampleEvery === 0) {
+        peakHeapUsed = Math.max(peakHeapUsed, getHeapStatistics().used_heap_size);
+      }
+    }
+    roundSeconds.push(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  const seconds = [...roundSeconds].sort((a, b) => a - b)[Math.floor(rounds / 2)] as number;
+  const perSecond = Math.round(count / seconds);
+  const report = {
+    benchmark: 'mapping-throughput',
+    mapping: relative(root, mappingFile),
+    contacts: count,
+    rounds,
+    seconds: Math.round(seconds * 1000) / 1000,
+    contactsPerSecond: perSecond,
+    roundsContactsPerSecond: roundSeconds.map((round) => Math.round(count / round)),
+    mapped,
+    parked,
+    peakRssMb: megabytes(process.resourceUsage().maxRSS * 1024),
+    peakHeapUsedMb: megabytes(peakHeapUsed),
+    goalContactsPerSecond: goalPerSecond,
+    goalMet: perSecond >= goalPerSecond,
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    checksum,
+    measuredAt: new Date().toISOString(),
+  };
+
+  const number = (value: number): string => value.toLocaleString('en-US');
+  const rows: Array<[string, string]> = [
+    ['contacts', `${number(count)} (${number(mapped)} mapped, ${number(parked)} would be parked)`],
+    ['seconds', `${report.seconds.toFixed(3)} (median of ${rounds} rounds)`],
+    ['contacts per second', number(perSecond)],
+    ['peak RSS (MB)', report.peakRssMb.toFixed(1)],
+    ['heap used (MB)', `${report.peakHeapUsedMb.toFixed(1)} (peak while mapping, the contacts included)`],
+    [`goal ${number(goalPerSecond)}/s`, report.goalMet ? 'met' : 'NOT met'],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  process.stdout.write(
+    [
+      `Mapping throughput: default mapping, mapOutbound, one thread (Node ${process.version}, ${report.cpu})`,
+      ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
+      '',
+    ].join('\n'),
+  );
+
+  const reportFile = join(root, 'reports', 'bench-mapping.json');
+  mkdirSync(dirname(reportFile), { recursive: true });
+  writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`Written to ${relative(process.cwd(), reportFile) || reportFile}\n`);
+}
+
+main();
