@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
 import { compileS360Path, S360PathError } from '../../../src/mapping/s360-paths';
 
-function contact(overrides: Partial<Parameters<typeof s360ContactSchema.parse>[0]> = {}): S360Contact {
+function contact(overrides: Partial<z.input<typeof s360ContactSchema>> = {}): S360Contact {
   return s360ContactSchema.parse({
     contactNumber: '000123',
     contactType: 'INDIVIDUAL',
