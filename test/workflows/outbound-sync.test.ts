@@ -543,12 +543,13 @@ describe('outboundSync workflow (time skipping)', () => {
       const { handle, afterRuns } = await start(t, { batchSize: 2, intervalMinutes: 1440 });
       const first = await afterRuns(1);
 
-      expect(t.pushes.map((push) => push.contacts)).toEqual([
-        [contact(1)],
-        [contact(4)],
-        [contact(5), contact(6)],
-        [contact(2)],
-      ]);
+      // Two batches run at once, so the first three pushes may come in any order; the held relay comes last.
+      const pushed = t.pushes.map((push) => push.contacts);
+      expect(pushed).toHaveLength(4);
+      expect(pushed.slice(0, 3)).toEqual(
+        expect.arrayContaining([[contact(1)], [contact(4)], [contact(5), contact(6)]]),
+      );
+      expect(pushed[3]).toEqual([contact(2)]);
       expect(t.released).toEqual([contact(3)]);
       expect(first.lastRun).toMatchObject({ claimed: 6, delivered: 5, heldRelays: 1, parked: 0 });
 
