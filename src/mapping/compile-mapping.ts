@@ -133,6 +133,13 @@ export function compileMapping(config: MappingConfig, source = 'mapping'): Mappi
     if (transforms.length !== rule.transforms.length) return;
 
     if (rule.direction === 'both') {
+      const labels = new Set(transforms.map((transform) => transform.label));
+      if (labels.has('upper') && labels.has('lower')) {
+        issues.push(
+          `${label}: declared for both directions but not invertible: upper and lower together cannot read ` +
+            'back what they sent; keep one of them',
+        );
+      }
       for (const transform of transforms) {
         if (transform.invertibility.kind === 'none') {
           issues.push(
@@ -169,7 +176,18 @@ export function compileMapping(config: MappingConfig, source = 'mapping'): Mappi
     });
   });
 
-  // No two rules may write the same CRM field (outbound) or S-360 attribute (inbound) of an entity.
+  // No two rules may write the same CRM field (outbound) or S-360 attribute (inbound) of an entity. A clash is
+  // reported once, with every entity it concerns.
+  const clashes = new Map<
+    string,
+    { rule: CompiledRule; what: string; previous: CompiledRule; entities: CrmEntity[] }
+  >();
+  const clash = (rule: CompiledRule, what: string, previous: CompiledRule, entity: CrmEntity): void => {
+    const key = `${rule.index} ${previous.index} ${what}`;
+    const found = clashes.get(key);
+    if (found) found.entities.push(entity);
+    else clashes.set(key, { rule, what, previous, entities: [entity] });
+  };
   for (const entity of allEntities) {
     const crmWriters = new Map<string, CompiledRule>();
     const s360Writers = new Map<string, CompiledRule>();
@@ -177,19 +195,20 @@ export function compileMapping(config: MappingConfig, source = 'mapping'): Mappi
       if (!rule.entities.has(entity)) continue;
       if (rule.direction !== 'inbound') {
         const previous = crmWriters.get(rule.crm);
-        if (previous) {
-          issues.push(`${rule.label}: ${rule.crm} of a ${entity} is already written by ${previous.label}`);
-        } else crmWriters.set(rule.crm, rule);
+        if (previous) clash(rule, rule.crm, previous, entity);
+        else crmWriters.set(rule.crm, rule);
       }
       if (rule.direction !== 'outbound') {
         for (const path of rule.sources) {
           const previous = s360Writers.get(path.text);
-          if (previous) {
-            issues.push(`${rule.label}: ${path.text} of a ${entity} is already written by ${previous.label}`);
-          } else s360Writers.set(path.text, rule);
+          if (previous) clash(rule, path.text, previous, entity);
+          else s360Writers.set(path.text, rule);
         }
       }
     }
+  }
+  for (const { rule, what, previous, entities } of clashes.values()) {
+    issues.push(`${rule.label}: ${what} (${entities.join(', ')}) is already written by ${previous.label}`);
   }
 
   if (issues.length > 0) throw new MappingConfigError(source, issues);
@@ -256,7 +275,7 @@ function createPlan(config: MappingConfig, rules: CompiledRule[]): MappingPlan {
           return {
             ok: false,
             field: rule.crm,
-            reason: `${rule.crm} is required for ${entity === 'account' ? 'an' : 'a'} ${entity} (${rule.sources.map((source) => source.text).join(', ')} is empty)`,
+            reason: `${rule.crm} is required for ${article(entity)} (${rule.sources.map((source) => source.text).join(', ')} is empty)`,
           };
         }
       } else {
@@ -300,6 +319,8 @@ function createPlan(config: MappingConfig, rules: CompiledRule[]): MappingPlan {
           : splitValue(value, rule.separator as string, rule.sources.length);
       for (const [position, source] of rule.sources.entries()) {
         const part = values[position] ?? null;
+        // The CRM has no value where S-360 requires one (an authorization's value): leave S-360 as it is.
+        if (part === null && !source.nullable) continue;
         const problem = s360Problem(source, part);
         if (problem) return { ok: false, field: rule.crm, reason: `${rule.crm}: ${problem}` };
         source.set(contact, part);
@@ -310,6 +331,10 @@ function createPlan(config: MappingConfig, rules: CompiledRule[]): MappingPlan {
   }
 
   return { config, rules, objectOf: (entity) => objects[entity], mapOutbound, mapInbound };
+}
+
+function article(entity: CrmEntity): string {
+  return `${entity === 'account' ? 'an' : 'a'} ${entity}`;
 }
 
 /** Why S-360 would refuse `value` for the attribute at `path`, if it would. */

@@ -21,6 +21,8 @@ export interface S360Path {
   /** The path as written. */
   readonly text: string;
   readonly leaf: S360LeafKind;
+  /** S-360 accepts null (or no value) for the attribute itself. */
+  readonly nullable: boolean;
   /** The value at the path; `null` when anything on the way is absent. */
   get(contact: unknown): unknown;
   /**
@@ -111,6 +113,11 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
   const inner = unwrap(schema);
   return inner instanceof z.ZodObject ? (inner.shape as Record<string, z.ZodType>) : undefined;
+}
+
+/** Whether the attribute itself may be null or absent (an optional, nullable or defaulted schema). */
+function acceptsNull(schema: z.ZodType): boolean {
+  return schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault;
 }
 
 function leafKind(schema: z.ZodType): S360LeafKind | undefined {
@@ -260,6 +267,7 @@ export function compileS360Path(text: string, model: z.ZodType = s360ContactSche
   return {
     text,
     leaf: leaf as S360LeafKind,
+    nullable: acceptsNull(schema),
     get,
     set(target, value) {
       const create = value !== null && value !== undefined;

@@ -108,6 +108,23 @@ function valueTableTransform(
     );
   }
   const neverSendBack = new Set(options.neverSendBack);
+  // An S-360 value outside the table goes out as defaultCrm and would come back as defaultS360, not as itself.
+  const uncovered =
+    leaf?.kind === 'enum'
+      ? leaf.values.filter((value) => !toCrm.has(value) && !neverSendBack.has(value))
+      : ['*'];
+  if (
+    options.defaultCrm !== null &&
+    options.defaultS360 !== 'skip' &&
+    !neverSendBack.has(options.defaultS360) &&
+    uncovered.length > 0
+  ) {
+    clashes.push(
+      `an S-360 value outside the table${leaf?.kind === 'enum' ? ` (${uncovered.join(', ')})` : ''} goes out as ` +
+        `${describe(options.defaultCrm)} and comes back as "${options.defaultS360}": cover every value, or use ` +
+        'defaultS360: skip',
+    );
+  }
 
   return {
     label: 'valueTable',

@@ -519,6 +519,15 @@ describe('inbound', () => {
     expect(result.ok && result.contact.general).toMatchObject({ firstName: null, lastName: 'Müller' });
   });
 
+  it('leaves an attribute S-360 requires a value for unchanged when the CRM sends null', () => {
+    const result = mapping.mapInbound(
+      { entity: 'person', fields: { HasOptedOutOfEmail: null } },
+      contact({ authorizations: [{ code: 'EMAIL', value: true }] }),
+    );
+    expect(result.ok && result.contact.authorizations).toEqual([{ code: 'EMAIL', value: true }]);
+    expect(result.ok && result.written).not.toContain('authorizations[code=EMAIL].value');
+  });
+
   it('leaves the title unchanged for a salutation not in the table', () => {
     const base = contact();
     expect(mapping.mapInbound({ entity: 'person', fields: { Salutation: 'Dr.' } }, base)).toEqual({
@@ -719,7 +728,68 @@ describe('load-time errors', () => {
             entities: [person, relay]
       `),
     ).toEqual([
-      'line 5, rules[1] (Phone <- comMeans.mobile): Phone of a person is already written by rules[0] (Phone <- comMeans.phone)',
+      'line 5, rules[1] (Phone <- comMeans.mobile): Phone (person) is already written by rules[0] (Phone <- comMeans.phone)',
+    ]);
+  });
+
+  it('reports a clash once, with every entity it concerns', () => {
+    expect(
+      issuesOf(yaml`
+        rules:
+          - crm: Phone
+            s360: comMeans.phone
+          - crm: Phone
+            s360: comMeans.mobile
+            direction: outbound
+      `),
+    ).toEqual([
+      'line 4, rules[1] (Phone <- comMeans.mobile): Phone (person, account, relay) is already written by ' +
+        'rules[0] (Phone <- comMeans.phone)',
+    ]);
+  });
+
+  it('refuses a value table whose defaults bring an S-360 value back as another one', () => {
+    const issues = issuesOf(yaml`
+      rules:
+        - crm: Salutation
+          s360: general.title
+          transforms:
+            - valueTable:
+                values: { MR: Mr., MRS: Mrs. }
+                defaultCrm: Other
+                defaultS360: UNDEFINED
+    `);
+    expect(issues).toEqual([
+      expect.stringContaining(
+        'an S-360 value outside the table (MISS, MR_AND_MRS, UNDEFINED, LADIES, GENTLEMEN) goes out as "Other" ' +
+          'and comes back as "UNDEFINED": cover every value, or use defaultS360: skip',
+      ),
+    ]);
+    // With defaultS360: skip, an unknown value leaves S-360 as it is: that reads back.
+    expect(() =>
+      plan(yaml`
+        rules:
+          - crm: Salutation
+            s360: general.title
+            transforms:
+              - valueTable:
+                  values: { MR: Mr., MRS: Mrs. }
+                  defaultCrm: Other
+      `),
+    ).not.toThrow();
+  });
+
+  it('refuses upper and lower together in a rule for both directions', () => {
+    expect(
+      issuesOf(yaml`
+        rules:
+          - crm: MailingCountryCode
+            s360: addresses[main].country
+            transforms: [lower, upper]
+      `),
+    ).toEqual([
+      'line 2, rules[0] (MailingCountryCode <- addresses[main].country): declared for both directions but not ' +
+        'invertible: upper and lower together cannot read back what they sent; keep one of them',
     ]);
   });
 
@@ -761,7 +831,7 @@ describe('load-time errors', () => {
             direction: outbound
       `),
     ).toEqual([
-      'line 4, rules[1] (GivenName__c <- general.firstName): general.firstName of a relay is already written by ' +
+      'line 4, rules[1] (GivenName__c <- general.firstName): general.firstName (relay) is already written by ' +
         'rules[0] (FirstName <- general.firstName)',
     ]);
   });
@@ -899,7 +969,7 @@ describe('load-time errors', () => {
       expect.stringMatching(/^line 6, rules\[1\]\.s360: addresses\[main\] has no attribute "city"/),
       expect.stringMatching(/^line 13, rules\[4\]\.transforms\[0\]: valueTable: "DR" is not an S-360 value/),
       expect.stringMatching(
-        /^line 10, rules\[3\] \(Phone <- comMeans.mobile\): Phone of a relay is already written/,
+        /^line 10, rules\[3\] \(Phone <- comMeans.mobile\): Phone \(relay\) is already written/,
       ),
     ]);
 
