@@ -78,6 +78,31 @@ export const migrations: readonly Migration[] = [
       alter table staged_push add column held_relays jsonb not null default '[]'::jsonb;
     `,
   },
+  {
+    version: 3,
+    name: 'inbound changes and synced states',
+    sql: `
+      -- The latest change a CRM reported per record, waiting for the inbound sync.
+      create table inbound_change (
+        target text not null,
+        contact_number text not null,
+        kind text not null check (kind in ('changed', 'deleted')),
+        entity text check (entity in ('person', 'account', 'relay')),
+        fields jsonb not null default '{}'::jsonb,
+        changed_at timestamptz not null,
+        received_at timestamptz not null,
+        primary key (target, contact_number)
+      );
+      -- The last state crm-sync synced per record, in CRM field names: a change equal to it is an echo.
+      create table synced_state (
+        target text not null,
+        contact_number text not null,
+        fields jsonb not null,
+        updated_at timestamptz not null,
+        primary key (target, contact_number)
+      );
+    `,
+  },
 ];
 
 /** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */

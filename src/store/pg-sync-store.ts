@@ -4,12 +4,14 @@ import type {
   HeldRelay,
   ClaimedEntry,
   ClaimInput,
+  InboundChange,
   OutboxCounts,
   OutboxKey,
   ParkedRecord,
   ParkInput,
   StagedPush,
   SyncDirection,
+  SyncedFieldValue,
   SyncStore,
 } from './sync-store';
 
@@ -38,6 +40,16 @@ interface StagedPushRow {
   body: string;
   held_relays: unknown;
   delivered_at: Date | string | null;
+}
+
+interface InboundChangeRow {
+  target: string;
+  contact_number: string;
+  kind: InboundChange['kind'];
+  entity: InboundChange['entity'] | null;
+  fields: unknown;
+  changed_at: Date | string;
+  received_at: Date | string;
 }
 
 /** A jsonb value as the driver gives it: parsed already (PGlite, pg) or as text. */
@@ -298,6 +310,91 @@ export class PgSyncStore implements SyncStore {
     return rows.map((row) => row.contact_number);
   }
 
+  /**
+   * Upserts the change unless the stored one is newer (same `changedAt`: the later arrival wins), then queues the
+   * contact inbound for the target, in one transaction. A deletion without an entity keeps the entity stored. Times
+   * come back as UTC ISO with milliseconds.
+   */
+  async recordInboundChange(change: Omit<InboundChange, 'receivedAt'>): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await tx.query(
+        `insert into inbound_change (target, contact_number, kind, entity, fields, changed_at, received_at)
+         values ($1, $2, $3, $4, $5::jsonb, $6::timestamptz, now())
+         on conflict (target, contact_number) do update
+            set kind = excluded.kind, entity = coalesce(excluded.entity, inbound_change.entity),
+                fields = excluded.fields, changed_at = excluded.changed_at, received_at = excluded.received_at
+          where inbound_change.changed_at <= excluded.changed_at`,
+        [
+          change.target,
+          change.contactNumber,
+          change.kind,
+          change.entity ?? null,
+          JSON.stringify(change.fields),
+          change.changedAt,
+        ],
+      );
+      await enqueueRows(tx, 'inbound', [change.target], [change.contactNumber]);
+    });
+  }
+
+  async getInboundChanges(input: { target: string; contactNumbers: string[] }): Promise<InboundChange[]> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return [];
+    const { rows } = await this.sql.query<InboundChangeRow>(
+      `select target, contact_number, kind, entity, fields, changed_at, received_at
+         from inbound_change
+        where target = $1 and contact_number = any($2::text[])
+        order by contact_number`,
+      [input.target, contactNumbers],
+    );
+    return rows.map((row) => ({
+      target: row.target,
+      contactNumber: row.contact_number,
+      kind: row.kind,
+      ...(row.entity !== null ? { entity: row.entity } : {}),
+      fields: toFields(row.fields),
+      changedAt: toIso(row.changed_at),
+      receivedAt: toIso(row.received_at),
+    }));
+  }
+
+  async getSyncedStates(input: {
+    target: string;
+    contactNumbers: string[];
+  }): Promise<Map<string, Record<string, SyncedFieldValue>>> {
+    const states = new Map<string, Record<string, SyncedFieldValue>>();
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return states;
+    const { rows } = await this.sql.query<{ contact_number: string; fields: unknown }>(
+      'select contact_number, fields from synced_state where target = $1 and contact_number = any($2::text[])',
+      [input.target, contactNumbers],
+    );
+    for (const row of rows) states.set(row.contact_number, toFields(row.fields));
+    return states;
+  }
+
+  /** A contact given twice keeps its last state. */
+  async saveSyncedStates(input: {
+    target: string;
+    states: Array<{ contactNumber: string; fields: Record<string, SyncedFieldValue> }>;
+  }): Promise<void> {
+    if (input.states.length === 0) return;
+    const latest = new Map(input.states.map((state) => [state.contactNumber, state.fields]));
+    await this.sql.query(
+      `insert into synced_state (target, contact_number, fields, updated_at)
+       select $1, state.contact_number, state.fields, now()
+         from jsonb_to_recordset($2::jsonb) as state(contact_number text, fields jsonb)
+       on conflict (target, contact_number) do update
+          set fields = excluded.fields, updated_at = excluded.updated_at`,
+      [
+        input.target,
+        JSON.stringify(
+          [...latest].map(([contactNumber, fields]) => ({ contact_number: contactNumber, fields })),
+        ),
+      ],
+    );
+  }
+
   async counts(key: OutboxKey): Promise<OutboxCounts> {
     const { rows } = await this.sql.query<{
       pending: number | string;
@@ -393,6 +490,14 @@ function toParkedRecord(row: ParkedRow): ParkedRecord {
     firstParkedAt: toIso(row.first_parked_at),
     lastParkedAt: toIso(row.last_parked_at),
   };
+}
+
+/** A stored fields object (jsonb), parsed if the driver gave text; anything else reads as no fields. */
+function toFields(value: unknown): Record<string, SyncedFieldValue> {
+  const fields = fromJson(value);
+  return typeof fields === 'object' && fields !== null && !Array.isArray(fields)
+    ? (fields as Record<string, SyncedFieldValue>)
+    : {};
 }
 
 /** Drivers return `timestamptz` as a Date (pg, PGlite) or as text (custom type parsers): always ISO out. */

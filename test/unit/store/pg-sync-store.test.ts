@@ -309,12 +309,153 @@ describe('relays and CRM links', () => {
   });
 });
 
+describe('inbound changes and synced states', () => {
+  const inbound = (target: string) => ({ direction: 'inbound', target }) as const;
+  const change = (target: string, changedAt: string, fields: Record<string, string | null> = {}) =>
+    ({ target, contactNumber: '0042', kind: 'changed', entity: 'person', fields, changedAt }) as const;
+
+  it('keeps the latest change of a record and queues the contact inbound for that target only', async () => {
+    await store.recordInboundChange(change('in-latest', '2025-03-01T10:00:00.000Z', { FirstName: 'Ann' }));
+    await store.recordInboundChange(change('in-latest', '2025-03-01T11:00:00+01:00', { FirstName: 'Anna' }));
+    await store.recordInboundChange(change('in-latest', '2025-03-01T10:30:00.000Z', { FirstName: 'Anne' }));
+
+    const [stored, ...rest] = await store.getInboundChanges({
+      target: 'in-latest',
+      contactNumbers: ['0042'],
+    });
+    expect(rest).toEqual([]);
+    expect(stored).toEqual({
+      target: 'in-latest',
+      contactNumber: '0042',
+      kind: 'changed',
+      entity: 'person',
+      fields: { FirstName: 'Anne' },
+      changedAt: '2025-03-01T10:30:00.000Z',
+      receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown,
+    });
+
+    await store.recordInboundChange(change('in-latest', '2025-03-01T09:00:00.000Z', { FirstName: 'Old' }));
+    expect(await store.getInboundChanges({ target: 'in-latest', contactNumbers: ['0042'] })).toEqual([
+      stored,
+    ]);
+    // The older change is ignored, but the contact is queued again (its change counter raised).
+    expect(await store.counts(inbound('in-latest'))).toEqual({ pending: 1, claimed: 0, parked: 0 });
+    expect(await store.counts(outbound('in-latest'))).toEqual({ pending: 0, claimed: 0, parked: 0 });
+    const claimed = await store.claim({ ...inbound('in-latest'), claimId: 'in-run', limit: 10 });
+    expect(claimed.map(({ contactNumber, version }) => ({ contactNumber, version }))).toEqual([
+      { contactNumber: '0042', version: 4 },
+    ]);
+  });
+
+  it('stores a deletion, keeping the entity known when the deletion does not name one', async () => {
+    await store.recordInboundChange(change('in-delete', '2025-03-01T10:00:00Z', { FirstName: 'Ann' }));
+    await store.recordInboundChange({
+      target: 'in-delete',
+      contactNumber: '0042',
+      kind: 'deleted',
+      fields: {},
+      changedAt: '2025-03-02T08:00:00Z',
+    });
+    await store.recordInboundChange({
+      target: 'in-delete',
+      contactNumber: '0043',
+      kind: 'deleted',
+      fields: {},
+      changedAt: '2025-03-02T08:00:00Z',
+    });
+
+    const changes = await store.getInboundChanges({ target: 'in-delete', contactNumbers: ['0043', '0042'] });
+    expect(changes).toEqual([
+      expect.objectContaining({ contactNumber: '0042', kind: 'deleted', entity: 'person', fields: {} }),
+      expect.objectContaining({ contactNumber: '0043', kind: 'deleted', fields: {} }),
+    ]);
+    expect(changes[1]).not.toHaveProperty('entity');
+    expect(changes[1]?.changedAt).toBe('2025-03-02T08:00:00.000Z');
+    expect(await store.counts(inbound('in-delete'))).toEqual({ pending: 2, claimed: 0, parked: 0 });
+  });
+
+  it('returns only the asked contacts of the asked target', async () => {
+    for (const [target, contactNumber] of [
+      ['in-only-a', '1'],
+      ['in-only-a', '2'],
+      ['in-only-a', '3'],
+      ['in-only-b', '1'],
+    ] as const) {
+      await store.recordInboundChange({ ...change(target, '2025-03-01T10:00:00Z'), contactNumber });
+    }
+
+    const changes = await store.getInboundChanges({
+      target: 'in-only-a',
+      contactNumbers: ['3', '1', '9', '1'],
+    });
+    expect(changes.map((entry) => [entry.target, entry.contactNumber])).toEqual([
+      ['in-only-a', '1'],
+      ['in-only-a', '3'],
+    ]);
+    expect(await store.getInboundChanges({ target: 'in-only-c', contactNumbers: ['1'] })).toEqual([]);
+    expect(await store.getInboundChanges({ target: 'in-only-a', contactNumbers: [] })).toEqual([]);
+    expect(await store.counts(inbound('in-only-b'))).toEqual({ pending: 1, claimed: 0, parked: 0 });
+  });
+
+  it('replaces synced states, per target, keeping value types', async () => {
+    const fields = {
+      FirstName: 'Zoë',
+      LastName: 'Müller-Łukasiewicz 日本',
+      Optin: true,
+      Blocked: false,
+      Score: 12.5,
+      Visits: 0,
+      Phone: null,
+      Empty: '',
+    };
+    await store.saveSyncedStates({
+      target: 'state-a',
+      states: [
+        { contactNumber: '1', fields: { FirstName: 'Zoe' } },
+        { contactNumber: '2', fields: { FirstName: 'Bob' } },
+      ],
+    });
+    await store.saveSyncedStates({
+      target: 'state-b',
+      states: [{ contactNumber: '1', fields: { Other: 1 } }],
+    });
+    await store.saveSyncedStates({
+      target: 'state-a',
+      states: [
+        { contactNumber: '1', fields: { FirstName: 'first of two' } },
+        { contactNumber: '1', fields },
+      ],
+    });
+    await store.saveSyncedStates({ target: 'state-a', states: [] });
+
+    const states = await store.getSyncedStates({ target: 'state-a', contactNumbers: ['1', '2', '3'] });
+    expect(states).toEqual(
+      new Map<string, unknown>([
+        ['1', fields],
+        ['2', { FirstName: 'Bob' }],
+      ]),
+    );
+    expect(Object.is(states.get('1')?.Visits, 0)).toBe(true);
+    expect(await store.getSyncedStates({ target: 'state-b', contactNumbers: ['1', '2'] })).toEqual(
+      new Map([['1', { Other: 1 }]]),
+    );
+    expect(await store.getSyncedStates({ target: 'state-a', contactNumbers: [] })).toEqual(new Map());
+  });
+
+  it('keeps the values of an inbound change with their types', async () => {
+    const fields = { Name: 'Ærøskøbing «café» 😀', Optin: false, Count: -3, Ratio: 0.25, Fax: null };
+    await store.recordInboundChange({ ...change('in-types', '2025-03-01T10:00:00Z'), fields });
+    const [stored] = await store.getInboundChanges({ target: 'in-types', contactNumbers: ['0042'] });
+    expect(stored?.fields).toEqual(fields);
+  });
+});
+
 describe('schema and durability', () => {
   it('runs migrations again without change', async () => {
     await store.migrate();
     expect(await runMigrations(db)).toEqual([]);
     const { rows } = await db.query<{ version: number }>('select version from schema_migrations order by 1');
-    expect(rows.map((row) => row.version)).toEqual([1, 2]);
+    expect(rows.map((row) => row.version)).toEqual([1, 2, 3]);
   });
 
   it('keeps pending, claimed and parked rows across a close and reopen of the folder', async () => {
@@ -329,7 +470,20 @@ describe('schema and durability', () => {
       field: 'contactNumber',
     });
     await store.stagePush({ pushId: 'durable-push', target: 'durable', contactNumbers: ['1'], body: '[]' });
+    await store.recordInboundChange({
+      target: 'durable',
+      contactNumber: '7',
+      kind: 'changed',
+      entity: 'account',
+      fields: { Name: 'Genève SA', Active: true },
+      changedAt: '2025-03-01T10:00:00.000Z',
+    });
+    await store.saveSyncedStates({
+      target: 'durable',
+      states: [{ contactNumber: '7', fields: { Name: 'Genf' } }],
+    });
     const parked = await store.listParked(key);
+    const inboundChanges = await store.getInboundChanges({ target: 'durable', contactNumbers: ['7'] });
     await store.close();
     await store.close();
 
@@ -337,6 +491,18 @@ describe('schema and durability', () => {
     expect(await reopened.counts(key)).toEqual({ pending: 1, claimed: 1, parked: 1 });
     expect(await reopened.listParked(key)).toEqual(parked);
     expect((await reopened.getStagedPush('durable-push'))?.body).toBe('[]');
+    expect(await reopened.getInboundChanges({ target: 'durable', contactNumbers: ['7'] })).toEqual(
+      inboundChanges,
+    );
+    expect(inboundChanges).toHaveLength(1);
+    expect(await reopened.counts({ direction: 'inbound', target: 'durable' })).toEqual({
+      pending: 1,
+      claimed: 0,
+      parked: 0,
+    });
+    expect(await reopened.getSyncedStates({ target: 'durable', contactNumbers: ['7'] })).toEqual(
+      new Map([['7', { Name: 'Genf' }]]),
+    );
     expect(await reopened.claim({ ...key, claimId: 'run-1', limit: 1 })).toEqual([
       expect.objectContaining({ contactNumber: '1', version: 1 }),
     ]);
