@@ -1,16 +1,10 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  allHandlersFinished,
-  condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   log,
   proxyActivities,
-  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
@@ -21,6 +15,19 @@ import {
   validateOutboundSettings,
   type OutboundSyncSettings,
 } from './outbound-sync-settings';
+import {
+  runSyncLoopOnce,
+  statusQueryOf,
+  statusUpdateOf,
+  syncPauseUpdate,
+  syncResumeUpdate,
+  syncTriggerUpdate,
+  type SyncCarriedState,
+  type SyncRunSummary,
+  type SyncStatus,
+} from './sync-loop';
+
+export { configureUpdate, pauseSignal, resumeSignal, triggerSignal } from './sync-loop';
 
 /** Counts of one sync run. */
 export interface OutboundRunCounts {
@@ -43,10 +50,7 @@ export interface OutboundRunCounts {
 }
 
 /** The last run as the status reports it: its counts and its start and end (ISO, workflow time). */
-export interface OutboundRunSummary extends OutboundRunCounts {
-  startedAt: string;
-  finishedAt: string;
-}
+export type OutboundRunSummary = SyncRunSummary<OutboundRunCounts>;
 
 /** Counts summed over every run since the workflow was started (kept across continue-as-new). */
 export interface OutboundTotals {
@@ -58,19 +62,8 @@ export interface OutboundTotals {
   duplicates: number;
 }
 
-/**
- * State carried from one execution to the next across continue-as-new. The next run time is not stored: it is
- * derived from the last run's start and the current interval, so that a new interval applies at once.
- */
-export interface OutboundCarriedState {
-  paused: boolean;
-  /** A run was asked for (trigger) and has not happened yet. */
-  triggerPending: boolean;
-  /** Epoch ms (workflow time) of the last run's start; null before the first run. */
-  lastRunStartedAtMs: number | null;
-  lastRun: OutboundRunSummary | null;
-  totals: OutboundTotals;
-}
+/** State carried from one execution to the next across continue-as-new. */
+export type OutboundCarriedState = SyncCarriedState<OutboundRunCounts, OutboundTotals>;
 
 /** The input of {@link outboundSync}: a target, optional settings (defaults apply), and carried state. */
 export interface OutboundSyncInput {
@@ -82,41 +75,16 @@ export interface OutboundSyncInput {
 }
 
 /** The answer of {@link statusQuery} (and of the pause/resume/trigger updates). */
-export interface OutboundSyncStatus {
-  target: string;
-  state: 'waiting' | 'running' | 'paused';
-  settings: OutboundSyncSettings;
-  /** When the next run starts (ISO); null while paused. */
-  nextRunAt: string | null;
-  lastRun: OutboundRunSummary | null;
-  totals: OutboundTotals;
-}
+export type OutboundSyncStatus = SyncStatus<OutboundRunCounts, OutboundTotals>;
 
-/** Stops starting runs (a run in progress finishes). */
-export const pauseSignal = defineSignal('pause');
-/** Starts runs again; a run that fell due while paused starts at once. */
-export const resumeSignal = defineSignal('resume');
-/**
- * Runs now, whatever the interval. While paused, the run waits for resume (and then starts at once). A trigger
- * during a run asks for another run right after it.
- */
-export const triggerSignal = defineSignal('trigger');
 /** {@link pauseSignal}, acknowledged: returns the status once the workflow has applied it. */
-export const pauseUpdate = defineUpdate<OutboundSyncStatus>('pauseUpdate');
+export const pauseUpdate = statusUpdateOf<OutboundSyncStatus>(syncPauseUpdate);
 /** {@link resumeSignal}, acknowledged: returns the status once the workflow has applied it. */
-export const resumeUpdate = defineUpdate<OutboundSyncStatus>('resumeUpdate');
+export const resumeUpdate = statusUpdateOf<OutboundSyncStatus>(syncResumeUpdate);
 /** {@link triggerSignal}, acknowledged: returns the status once the workflow has applied it. */
-export const triggerUpdate = defineUpdate<OutboundSyncStatus>('triggerUpdate');
-/**
- * Changes some settings; out-of-range values are rejected by the validator before anything changes (the caller
- * gets the messages, nothing is recorded in history). Returns the new settings. A new interval moves the next run
- * to the last run's start plus the new interval (at once if that is past).
- */
-export const configureUpdate = defineUpdate<OutboundSyncSettings, [Partial<OutboundSyncSettings>]>(
-  'configure',
-);
+export const triggerUpdate = statusUpdateOf<OutboundSyncStatus>(syncTriggerUpdate);
 /** The state, settings, next run time, last run's counts and running totals. */
-export const statusQuery = defineQuery<OutboundSyncStatus>('status');
+export const statusQuery = statusQueryOf<OutboundSyncStatus>();
 
 /** The workflow ID of a target's outbound sync: a business ID, one workflow per CRM target. */
 export function outboundSyncWorkflowId(target: string): string {
@@ -180,101 +148,31 @@ export async function outboundSync(input: OutboundSyncInput): Promise<never> {
       message: `Invalid outbound sync settings: ${problems.join('; ')}`,
     });
   }
-  let settings = resolveOutboundSettings(input.settings);
-  const state: OutboundCarriedState = input.carried ?? {
-    paused: false,
-    triggerPending: false,
-    lastRunStartedAtMs: null,
-    lastRun: null,
-    totals: { runs: 0, claimed: 0, delivered: 0, rejected: 0, parked: 0, duplicates: 0 },
-  };
-  let running = false;
-  let wakeups = 0;
-
-  const dueAtMs = (): number =>
-    state.triggerPending || state.lastRunStartedAtMs === null
-      ? Date.now()
-      : state.lastRunStartedAtMs + settings.intervalMinutes * 60_000;
-  const status = (): OutboundSyncStatus => ({
+  const { settings, carried } = await runSyncLoopOnce<OutboundRunCounts, OutboundTotals>({
     target: input.target,
-    state: running ? 'running' : state.paused ? 'paused' : 'waiting',
-    settings,
-    nextRunAt: state.paused ? null : new Date(Math.max(dueAtMs(), Date.now())).toISOString(),
-    lastRun: state.lastRun,
-    totals: state.totals,
-  });
-
-  const pause = (): void => {
-    state.paused = true;
-    wakeups += 1;
-  };
-  const resume = (): void => {
-    state.paused = false;
-    wakeups += 1;
-  };
-  const trigger = (): void => {
-    state.triggerPending = true;
-    wakeups += 1;
-  };
-  setHandler(pauseSignal, pause);
-  setHandler(resumeSignal, resume);
-  setHandler(triggerSignal, trigger);
-  setHandler(pauseUpdate, () => {
-    pause();
-    return status();
-  });
-  setHandler(resumeUpdate, () => {
-    resume();
-    return status();
-  });
-  setHandler(triggerUpdate, () => {
-    trigger();
-    return status();
-  });
-  setHandler(
-    configureUpdate,
-    (changes) => {
-      settings = { ...settings, ...definedOnly(changes) };
-      wakeups += 1;
-      return settings;
+    settings: resolveOutboundSettings(input.settings),
+    carried: input.carried ?? {
+      paused: false,
+      triggerPending: false,
+      lastRunStartedAtMs: null,
+      lastRun: null,
+      totals: { runs: 0, claimed: 0, delivered: 0, rejected: 0, parked: 0, duplicates: 0 },
     },
-    {
-      validator: (changes) => {
-        const invalid = validateOutboundSettings(changes ?? {});
-        if (invalid.length > 0) throw new Error(invalid.join('; '));
-      },
+    runOnce: async (current) => {
+      const counts = await syncOnce(input.target, current);
+      log.info('Outbound sync run finished', { target: input.target, ...counts });
+      return counts;
     },
-  );
-  setHandler(statusQuery, status);
-
-  // Wait until a run is due and the sync is not paused; any signal or update re-evaluates the deadline.
-  for (;;) {
-    if (!state.paused && Date.now() >= dueAtMs()) break;
-    const seen = wakeups;
-    const timeoutMs = state.paused ? undefined : dueAtMs() - Date.now();
-    if (timeoutMs === undefined) await condition(() => wakeups !== seen);
-    else await condition(() => wakeups !== seen, timeoutMs);
-  }
-
-  running = true;
-  state.triggerPending = false;
-  state.lastRunStartedAtMs = Date.now();
-  const startedAt = new Date(state.lastRunStartedAtMs).toISOString();
-  const counts = await syncOnce(input.target, settings);
-  running = false;
-  state.lastRun = { ...counts, startedAt, finishedAt: new Date().toISOString() };
-  state.totals = {
-    runs: state.totals.runs + 1,
-    claimed: state.totals.claimed + counts.claimed,
-    delivered: state.totals.delivered + counts.delivered,
-    rejected: state.totals.rejected + counts.rejected,
-    parked: state.totals.parked + counts.parked,
-    duplicates: state.totals.duplicates + counts.duplicates,
-  };
-  log.info('Outbound sync run finished', { target: input.target, ...counts });
-
-  await condition(allHandlersFinished);
-  return continueAsNew<typeof outboundSync>({ target: input.target, settings, carried: state });
+    addToTotals: (totals, counts) => ({
+      runs: totals.runs + 1,
+      claimed: totals.claimed + counts.claimed,
+      delivered: totals.delivered + counts.delivered,
+      rejected: totals.rejected + counts.rejected,
+      parked: totals.parked + counts.parked,
+      duplicates: totals.duplicates + counts.duplicates,
+    }),
+  });
+  return continueAsNew<typeof outboundSync>({ target: input.target, settings, carried });
 }
 
 /** One run: claim, then prepare and deliver each batch; a batch that finally fails is parked, not dropped. */
@@ -378,12 +276,6 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
     counts.parked += released.parked;
   }
   return counts;
-}
-
-function definedOnly(changes: Partial<OutboundSyncSettings>): Partial<OutboundSyncSettings> {
-  return Object.fromEntries(
-    Object.entries(changes ?? {}).filter(([, value]) => value !== undefined),
-  ) as Partial<OutboundSyncSettings>;
 }
 
 /** The innermost failure message: the activity's own reason, not "Activity task failed". */

@@ -1,0 +1,194 @@
+import {
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  setHandler,
+  type QueryDefinition,
+} from '@temporalio/workflow';
+import type { UpdateDefinition } from '@temporalio/common';
+import { validateOutboundSettings, type OutboundSyncSettings } from './outbound-sync-settings';
+
+/**
+ * The loop every recurring sync workflow shares (outbound and inbound): one execution waits until a run is due
+ * (every `intervalMinutes`, or at once on trigger) and the sync is not paused, performs one run, and hands its
+ * state back to be carried into the next execution by continue-as-new — so that history stays small whatever the
+ * backlog. Operators pause, resume, trigger and re-tune it by signal or update, and read its status by query.
+ */
+
+/** Counts of one run: named numbers. */
+export type SyncRunCounts = object;
+
+/** The last run as the status reports it: its counts and its start and end (ISO, workflow time). */
+export type SyncRunSummary<Counts extends SyncRunCounts> = Counts & { startedAt: string; finishedAt: string };
+
+/**
+ * State carried from one execution to the next across continue-as-new. The next run time is not stored: it is
+ * derived from the last run's start and the current interval, so that a new interval applies at once.
+ */
+export interface SyncCarriedState<Counts extends SyncRunCounts, Totals extends { runs: number }> {
+  paused: boolean;
+  /** A run was asked for (trigger) and has not happened yet. */
+  triggerPending: boolean;
+  /** Epoch ms (workflow time) of the last run's start; null before the first run. */
+  lastRunStartedAtMs: number | null;
+  lastRun: SyncRunSummary<Counts> | null;
+  totals: Totals;
+}
+
+/** The answer of {@link syncStatusQuery} (and of the pause/resume/trigger updates). */
+export interface SyncStatus<Counts extends SyncRunCounts, Totals extends { runs: number }> {
+  target: string;
+  state: 'waiting' | 'running' | 'paused';
+  settings: OutboundSyncSettings;
+  /** When the next run starts (ISO); null while paused. */
+  nextRunAt: string | null;
+  lastRun: SyncRunSummary<Counts> | null;
+  totals: Totals;
+}
+
+type AnyStatus = SyncStatus<SyncRunCounts, { runs: number }>;
+
+/** Stops starting runs (a run in progress finishes). */
+export const pauseSignal = defineSignal('pause');
+/** Starts runs again; a run that fell due while paused starts at once. */
+export const resumeSignal = defineSignal('resume');
+/**
+ * Runs now, whatever the interval. While paused, the run waits for resume (and then starts at once). A trigger
+ * during a run asks for another run right after it.
+ */
+export const triggerSignal = defineSignal('trigger');
+/** {@link pauseSignal}, acknowledged: returns the status once the workflow has applied it. */
+export const syncPauseUpdate = defineUpdate<AnyStatus>('pauseUpdate');
+/** {@link resumeSignal}, acknowledged: returns the status once the workflow has applied it. */
+export const syncResumeUpdate = defineUpdate<AnyStatus>('resumeUpdate');
+/** {@link triggerSignal}, acknowledged: returns the status once the workflow has applied it. */
+export const syncTriggerUpdate = defineUpdate<AnyStatus>('triggerUpdate');
+/**
+ * Changes some settings; out-of-range values are rejected by the validator before anything changes (the caller
+ * gets the messages, nothing is recorded in history). Returns the new settings. A new interval moves the next run
+ * to the last run's start plus the new interval (at once if that is past).
+ */
+export const configureUpdate = defineUpdate<OutboundSyncSettings, [Partial<OutboundSyncSettings>]>(
+  'configure',
+);
+/** The state, settings, next run time, last run's counts and running totals. */
+export const syncStatusQuery = defineQuery<AnyStatus>('status');
+
+/** The status query of a workflow whose status has these counts and totals. */
+export function statusQueryOf<Status extends AnyStatus>(): QueryDefinition<Status> {
+  return syncStatusQuery as unknown as QueryDefinition<Status>;
+}
+/** The pause, resume or trigger update of a workflow whose status has these counts and totals. */
+export function statusUpdateOf<Status extends AnyStatus>(
+  update: UpdateDefinition<AnyStatus>,
+): UpdateDefinition<Status> {
+  return update as unknown as UpdateDefinition<Status>;
+}
+
+export interface SyncLoopInput<Counts extends SyncRunCounts, Totals extends { runs: number }> {
+  target: string;
+  settings: OutboundSyncSettings;
+  carried: SyncCarriedState<Counts, Totals>;
+  /** One run with the settings in force when it starts. */
+  runOnce(settings: OutboundSyncSettings): Promise<Counts>;
+  /** The totals once a run with these counts is added (runs included). */
+  addToTotals(totals: Totals, counts: Counts): Totals;
+}
+
+/**
+ * Installs the signal, update and query handlers, waits until a run is due and the sync is not paused, runs once,
+ * and resolves with the settings and state to carry into the next execution, once every handler has finished.
+ */
+export async function runSyncLoopOnce<Counts extends SyncRunCounts, Totals extends { runs: number }>(
+  input: SyncLoopInput<Counts, Totals>,
+): Promise<{ settings: OutboundSyncSettings; carried: SyncCarriedState<Counts, Totals> }> {
+  let settings = input.settings;
+  const state = input.carried;
+  let running = false;
+  let wakeups = 0;
+
+  const dueAtMs = (): number =>
+    state.triggerPending || state.lastRunStartedAtMs === null
+      ? Date.now()
+      : state.lastRunStartedAtMs + settings.intervalMinutes * 60_000;
+  const status = (): SyncStatus<Counts, Totals> => ({
+    target: input.target,
+    state: running ? 'running' : state.paused ? 'paused' : 'waiting',
+    settings,
+    nextRunAt: state.paused ? null : new Date(Math.max(dueAtMs(), Date.now())).toISOString(),
+    lastRun: state.lastRun,
+    totals: state.totals,
+  });
+
+  const pause = (): void => {
+    state.paused = true;
+    wakeups += 1;
+  };
+  const resume = (): void => {
+    state.paused = false;
+    wakeups += 1;
+  };
+  const trigger = (): void => {
+    state.triggerPending = true;
+    wakeups += 1;
+  };
+  setHandler(pauseSignal, pause);
+  setHandler(resumeSignal, resume);
+  setHandler(triggerSignal, trigger);
+  setHandler(syncPauseUpdate, () => {
+    pause();
+    return status();
+  });
+  setHandler(syncResumeUpdate, () => {
+    resume();
+    return status();
+  });
+  setHandler(syncTriggerUpdate, () => {
+    trigger();
+    return status();
+  });
+  setHandler(
+    configureUpdate,
+    (changes) => {
+      settings = { ...settings, ...definedOnly(changes) };
+      wakeups += 1;
+      return settings;
+    },
+    {
+      validator: (changes) => {
+        const invalid = validateOutboundSettings(changes ?? {});
+        if (invalid.length > 0) throw new Error(invalid.join('; '));
+      },
+    },
+  );
+  setHandler(syncStatusQuery, status);
+
+  // Wait until a run is due and the sync is not paused; any signal or update re-evaluates the deadline.
+  for (;;) {
+    if (!state.paused && Date.now() >= dueAtMs()) break;
+    const seen = wakeups;
+    const timeoutMs = state.paused ? undefined : dueAtMs() - Date.now();
+    if (timeoutMs === undefined) await condition(() => wakeups !== seen);
+    else await condition(() => wakeups !== seen, timeoutMs);
+  }
+
+  running = true;
+  state.triggerPending = false;
+  state.lastRunStartedAtMs = Date.now();
+  const startedAt = new Date(state.lastRunStartedAtMs).toISOString();
+  const counts = await input.runOnce(settings);
+  running = false;
+  state.lastRun = { ...counts, startedAt, finishedAt: new Date().toISOString() };
+  state.totals = input.addToTotals(state.totals, counts);
+
+  await condition(allHandlersFinished);
+  return { settings, carried: state };
+}
+
+function definedOnly(changes: Partial<OutboundSyncSettings>): Partial<OutboundSyncSettings> {
+  return Object.fromEntries(
+    Object.entries(changes ?? {}).filter(([, value]) => value !== undefined),
+  ) as Partial<OutboundSyncSettings>;
+}
