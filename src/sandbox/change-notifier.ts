@@ -6,15 +6,46 @@ export interface SandboxChange {
   modifiedAt: string;
 }
 
-export interface ChangeNotifierOptions {
+/** What {@link ChangeNotifierOptions.request} returns: the body and extra headers of one POST. */
+export interface NotifierRequest {
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export interface ChangeNotifierOptions<T extends { seq: number } = SandboxChange> {
   url: string;
   batchSize: number;
-  /** The changes so far, in order; the notifier reads it and never changes it. */
-  changes: readonly SandboxChange[];
+  /** The changes so far, in order, seqs 1-based and contiguous; the notifier reads it and never changes it. */
+  changes: readonly T[];
+  /**
+   * Builds the POST of a batch, called again for each retry. Default: the S-360 contact webhook body
+   * (`{contacts: [{contactNumber, changeType, modifiedAt}]}`), which needs changes shaped as {@link SandboxChange}.
+   */
+  request?(batch: readonly T[]): NotifierRequest;
   /** Called once per successful POST with the number of changes it carried. */
   onDelivered(changes: number): void;
   /** Called once per failed POST. */
   onFailed(): void;
+  /**
+   * When set, a 4xx answer other than 408 and 429 refuses the batch for good: it is counted here (with the number
+   * of changes it carried) and the notifier goes on with the next one. When absent, every non-2xx is retried.
+   */
+  onRefused?(changes: number): void;
+  /** Named in the error that `idle()` rejects with once closed; default "the S-360 sandbox". */
+  owner?: string;
+}
+
+/** The body of S-360's contact webhook. */
+function s360WebhookRequest(batch: readonly SandboxChange[]): NotifierRequest {
+  return {
+    body: JSON.stringify({
+      contacts: batch.map(({ contactNumber, changeType, modifiedAt }) => ({
+        contactNumber,
+        changeType,
+        modifiedAt,
+      })),
+    }),
+  };
 }
 
 const flushDelayMs = 50;
@@ -25,10 +56,11 @@ const postTimeoutMs = 10_000;
 /**
  * POSTs the sandbox's changes to a receiver like S-360's contact webhook, but without its losses: in order, at most
  * `batchSize` per POST, one POST in flight, retried with backoff (100 ms doubling to 2 s) until the receiver
- * answers 2xx. Nothing is dropped; {@link ChangeNotifier.close} stops it.
+ * answers 2xx. Nothing is dropped, unless `onRefused` is set and the receiver refuses a batch with a 4xx; the CRM
+ * sandbox uses it that way, with its own signed body. {@link ChangeNotifier.close} stops it.
  */
-export class ChangeNotifier {
-  /** Changes with a seq up to this one have been delivered. */
+export class ChangeNotifier<T extends { seq: number } = SandboxChange> {
+  /** Changes with a seq up to this one have been delivered (or refused). */
   private deliveredSeq = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -37,7 +69,7 @@ export class ChangeNotifier {
   private endPause: (() => void) | undefined;
   private idleWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
-  constructor(private readonly options: ChangeNotifierOptions) {}
+  constructor(private readonly options: ChangeNotifierOptions<T>) {}
 
   /** Called after changes were appended: schedules a flush within ~50 ms. */
   notify(): void {
@@ -48,10 +80,10 @@ export class ChangeNotifier {
     }, flushDelayMs);
   }
 
-  /** Resolves once every change so far has been delivered; rejects if the notifier is closed first. */
+  /** Resolves once every change so far has been delivered (or refused); rejects if the notifier is closed first. */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
-    if (this.closed) return Promise.reject(new Error('the S-360 sandbox was closed'));
+    if (this.closed) return Promise.reject(this.closedError());
     return new Promise((resolve, reject) => this.idleWaiters.push({ resolve, reject }));
   }
 
@@ -63,7 +95,11 @@ export class ChangeNotifier {
     this.inFlight?.abort();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
-    for (const waiter of waiters) waiter.reject(new Error('the S-360 sandbox was closed'));
+    for (const waiter of waiters) waiter.reject(this.closedError());
+  }
+
+  private closedError(): Error {
+    return new Error(`${this.options.owner ?? 'the S-360 sandbox'} was closed`);
   }
 
   private isIdle(): boolean {
@@ -77,9 +113,11 @@ export class ChangeNotifier {
     try {
       while (!this.closed && !this.isIdle()) {
         const batch = this.pending();
-        if (await this.post(batch)) {
+        const outcome = await this.post(batch);
+        if (outcome !== 'failed') {
           this.deliveredSeq = batch.at(-1)?.seq ?? this.deliveredSeq;
-          this.options.onDelivered(batch.length);
+          if (outcome === 'delivered') this.options.onDelivered(batch.length);
+          else this.options.onRefused?.(batch.length);
           backoffMs = firstBackoffMs;
           if (this.isIdle()) this.wakeIdleWaiters();
         } else {
@@ -93,33 +131,35 @@ export class ChangeNotifier {
     }
   }
 
-  private pending(): SandboxChange[] {
+  private pending(): T[] {
     const { changes, batchSize } = this.options;
     // Seqs are 1-based and contiguous, so the next undelivered change sits at index deliveredSeq.
     return changes.slice(this.deliveredSeq, this.deliveredSeq + batchSize);
   }
 
-  private async post(batch: SandboxChange[]): Promise<boolean> {
+  private async post(batch: T[]): Promise<'delivered' | 'refused' | 'failed'> {
     const controller = new AbortController();
     this.inFlight = controller;
     const timeout = setTimeout(() => controller.abort(), postTimeoutMs);
     try {
+      const { body, headers } = this.options.request
+        ? this.options.request(batch)
+        : s360WebhookRequest(batch as readonly unknown[] as readonly SandboxChange[]);
       const response = await fetch(this.options.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          contacts: batch.map(({ contactNumber, changeType, modifiedAt }) => ({
-            contactNumber,
-            changeType,
-            modifiedAt,
-          })),
-        }),
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
         signal: controller.signal,
       });
       await response.arrayBuffer().catch(() => undefined);
-      return response.ok;
+      if (response.ok) return 'delivered';
+      const refusable = response.status >= 400 && response.status < 500;
+      if (this.options.onRefused && refusable && response.status !== 408 && response.status !== 429) {
+        return 'refused';
+      }
+      return 'failed';
     } catch {
-      return false;
+      return 'failed';
     } finally {
       clearTimeout(timeout);
       this.inFlight = undefined;
