@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
+import type { CrmChangeEvent } from '../adapters/crm/crm-change-event';
 import { contactUpsertEventType } from '../adapters/crm/webhook-crm-adapter';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
+import { ChangeNotifier } from './change-notifier';
 import {
   createRouter,
   FaultState,
@@ -30,12 +33,33 @@ export interface CrmSandboxOptions {
   toleranceSeconds?: number;
   /** Records per push; more -> 413. Default 50. */
   maxRecordsPerPush?: number;
+  /**
+   * Where the sandbox POSTs its users' changes (`PATCH`/`DELETE /__sandbox/records/{contactNumber}`) as
+   * Standard Webhooks signed {@link CrmChangeEvent}s, one per POST, in order, retried until a 2xx; a 4xx other
+   * than 408/429 refuses the event for good. Absent: the changes are only listed by `GET /changes`.
+   */
+  changeWebhook?: { url: string; signingSecret: string };
+  /** When set, `GET /changes` requires `Authorization: Bearer <apiToken>`; otherwise it is open. */
+  apiToken?: string;
 }
 
 export interface CrmSandbox {
   url: string;
   port: number;
+  /**
+   * Resolves once every change so far was delivered to `changeWebhook` or refused by it (at once if it is not
+   * set); rejects if the sandbox is closed first.
+   */
+  changesIdle(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One change made by a CRM user, as `GET /changes` lists it. */
+export interface CrmSandboxChange {
+  seq: number;
+  /** The `webhook-id` of its POST: the same for every retry. */
+  webhookId: string;
+  event: CrmChangeEvent;
 }
 
 /** A contact as the CRM sandbox stores it. */
@@ -65,6 +89,10 @@ interface CrmStats {
   maxContactsPerPush: number;
   badSignatures: number;
   duplicatePushes: number;
+  /** Changes delivered to `changeWebhook` (answered 2xx). */
+  changesNotified: number;
+  /** Changes `changeWebhook` refused with a 4xx other than 408/429 (not retried). */
+  changesRefused: number;
 }
 
 const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -89,7 +117,9 @@ const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  * Starts a simulator of a generic CRM reached by signed webhooks (the target of {@link WebhookCrmAdapter}): it
  * verifies Standard Webhooks signatures, recognises a retried `webhook-id`, upserts records by contact number,
  * refuses one by one the records with an invalid e-mail and the relays whose account it does not hold (like a
- * lookup field), and shows what it stored and counted under `/__sandbox/`.
+ * lookup field), and shows what it stored and counted under `/__sandbox/`. Edits and deletions of records under
+ * `/__sandbox/records/` stand for a CRM user's changes: they are listed by `GET /changes` and, with
+ * `changeWebhook`, POSTed as signed change events, like a CRM's outbound webhooks.
  */
 export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSandbox> {
   const toleranceSeconds = options.toleranceSeconds ?? 300;
@@ -99,7 +129,52 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
   /** The results of every push applied, by webhook-id. */
   const seenPushes = new Map<string, CrmPushRecordResult[]>();
   const faults = new FaultState();
-  const stats: CrmStats = { pushes: 0, maxContactsPerPush: 0, badSignatures: 0, duplicatePushes: 0 };
+  const stats: CrmStats = {
+    pushes: 0,
+    maxContactsPerPush: 0,
+    badSignatures: 0,
+    duplicatePushes: 0,
+    changesNotified: 0,
+    changesRefused: 0,
+  };
+  /**
+   * Changes made by CRM users (the `/__sandbox/records` edits). Pushes on `/hooks/contacts` are crm-sync's own
+   * writes: a CRM integration filters its integration user's writes out, so they are not changes.
+   */
+  const changes: CrmSandboxChange[] = [];
+  const changeWebhook = options.changeWebhook;
+  const changeSigner = changeWebhook ? new Webhook(changeWebhook.signingSecret) : undefined;
+  const notifier =
+    changeWebhook && changeSigner
+      ? new ChangeNotifier<CrmSandboxChange>({
+          url: changeWebhook.url,
+          batchSize: 1,
+          changes,
+          request: (batch) => {
+            // batchSize 1: one event per POST.
+            const change = batch[0] as CrmSandboxChange;
+            const body = JSON.stringify(change.event);
+            const timestamp = new Date();
+            return {
+              body,
+              headers: {
+                'webhook-id': change.webhookId,
+                'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+                'webhook-signature': changeSigner.sign(change.webhookId, timestamp, body),
+              },
+            };
+          },
+          onDelivered: (count) => (stats.changesNotified += count),
+          onFailed: () => undefined,
+          onRefused: (count) => (stats.changesRefused += count),
+          owner: 'the CRM sandbox',
+        })
+      : undefined;
+
+  function recordChange(event: CrmChangeEvent): void {
+    changes.push({ seq: changes.length + 1, webhookId: `msg_${randomUUID()}`, event });
+    notifier?.notify();
+  }
 
   /** Verifies the signature and timestamp; refusals are 401 and counted. */
   function verify(req: IncomingMessage, raw: string): string {
@@ -260,7 +335,49 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
           updatedAt: new Date().toISOString(),
         };
         records.set(updated.contactNumber, updated);
+        recordChange({
+          type: 'contact.changed',
+          data: {
+            record: {
+              contactNumber: updated.contactNumber,
+              entity: updated.entity,
+              fields: { ...updated.fields },
+              modifiedAt: updated.updatedAt,
+            },
+          },
+        });
         sendJson(res, 200, updated);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: recordPath,
+      handle: ({ res, params }) => {
+        const record = findRecord(params[0] ?? '');
+        records.delete(record.contactNumber);
+        recordChange({
+          type: 'contact.deleted',
+          data: {
+            contactNumber: record.contactNumber,
+            entity: record.entity,
+            deletedAt: new Date().toISOString(),
+          },
+        });
+        sendJson(res, 200, { deleted: record.contactNumber });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/changes$/,
+      handle: ({ req, res, url }) => {
+        if (options.apiToken !== undefined && req.headers.authorization !== `Bearer ${options.apiToken}`) {
+          throw new HttpError(401, 'missing or wrong bearer token', {}, { 'www-authenticate': 'Bearer' });
+        }
+        const after = intParam(url, 'after', 0);
+        const limit = Math.max(1, intParam(url, 'limit', 100, 1000));
+        // Seqs are 1-based and contiguous: the change after `after` sits at index `after`.
+        const page = changes.slice(after, after + limit).map(({ seq, event }) => ({ seq, event }));
+        sendJson(res, 200, { changes: page, nextAfter: page.at(-1)?.seq ?? after });
       },
     },
     {
@@ -285,12 +402,27 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
       method: 'POST',
       path: /^\/__sandbox\/stats\/reset$/,
       handle: ({ res }) => {
-        Object.assign(stats, { pushes: 0, maxContactsPerPush: 0, badSignatures: 0, duplicatePushes: 0 });
+        Object.assign(stats, {
+          pushes: 0,
+          maxContactsPerPush: 0,
+          badSignatures: 0,
+          duplicatePushes: 0,
+          changesNotified: 0,
+          changesRefused: 0,
+        });
         sendJson(res, 200, { ...stats, records: records.size });
       },
     },
   ];
 
   const listening = await listenLocal(createRouter(routes), options.port ?? 0);
-  return { url: listening.url, port: listening.port, close: listening.close };
+  return {
+    url: listening.url,
+    port: listening.port,
+    changesIdle: () => notifier?.idle() ?? Promise.resolve(),
+    close: async () => {
+      notifier?.close();
+      await listening.close();
+    },
+  };
 }

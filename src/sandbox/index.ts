@@ -1,7 +1,12 @@
 import { startCrmSandbox, type CrmSandbox, type CrmSandboxOptions } from './crm-sandbox';
 import { startS360Sandbox, type S360Sandbox, type S360SandboxOptions } from './s360-sandbox';
 
-export { startCrmSandbox, type CrmSandbox, type CrmSandboxOptions } from './crm-sandbox';
+export {
+  startCrmSandbox,
+  type CrmSandbox,
+  type CrmSandboxChange,
+  type CrmSandboxOptions,
+} from './crm-sandbox';
 export { startS360Sandbox, type S360Sandbox, type S360SandboxOptions } from './s360-sandbox';
 
 export interface SandboxesOptions {
@@ -10,6 +15,7 @@ export interface SandboxesOptions {
   /** 0 = the OS chooses. */
   crmPort: number;
   s360: Omit<S360SandboxOptions, 'port'>;
+  /** Passed as is, `changeWebhook` and `apiToken` included. */
   crm: Omit<CrmSandboxOptions, 'port'>;
 }
 

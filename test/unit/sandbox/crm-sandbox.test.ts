@@ -214,6 +214,8 @@ describe('CRM sandbox', () => {
       maxContactsPerPush: 50,
       badSignatures: 0,
       duplicatePushes: 0,
+      changesNotified: 0,
+      changesRefused: 0,
     });
     await request(`${sandbox.url}/__sandbox/stats/reset`, { method: 'POST' });
     expect(await stats(sandbox)).toEqual({
@@ -222,6 +224,8 @@ describe('CRM sandbox', () => {
       maxContactsPerPush: 0,
       badSignatures: 0,
       duplicatePushes: 0,
+      changesNotified: 0,
+      changesRefused: 0,
     });
   });
 
