@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { contactNumberSchema } from '../s360/s360-contact';
+
+/**
+ * What a CRM sends crm-sync when one of its users changes or deletes a contact: a Standard Webhooks signed POST
+ * (`webhook-id`, `webhook-timestamp`, `webhook-signature`) to `/notifications/crm/<target>`, or an entry of the
+ * CRM's change list when crm-sync polls it. The record carries every mapped field as the CRM holds it now.
+ */
+
+/** A CRM field value. */
+export const crmFieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const crmChangedRecordSchema = z.object({
+  /** The S-360 contact number: the external ID the CRM record is linked by. */
+  contactNumber: contactNumberSchema,
+  entity: z.enum(['person', 'account', 'relay']),
+  /** The record's fields, CRM field name -> value. */
+  fields: z.record(z.string(), crmFieldValueSchema),
+  /** When the CRM user changed it (ISO timestamp). */
+  modifiedAt: z.iso.datetime({ offset: true }),
+});
+export type CrmChangedRecord = z.infer<typeof crmChangedRecordSchema>;
+
+export const crmChangeEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('contact.changed'), data: z.object({ record: crmChangedRecordSchema }) }),
+  z.object({
+    type: z.literal('contact.deleted'),
+    data: z.object({
+      contactNumber: contactNumberSchema,
+      entity: z.enum(['person', 'account', 'relay']).optional(),
+      deletedAt: z.iso.datetime({ offset: true }),
+    }),
+  }),
+]);
+export type CrmChangeEvent = z.infer<typeof crmChangeEventSchema>;
+
+/** `contact.changed` / `contact.deleted`. */
+export const crmChangeEventTypes = ['contact.changed', 'contact.deleted'] as const;
