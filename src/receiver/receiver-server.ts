@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
+import { crmChangeEventSchema, type CrmChangeEvent } from '../adapters/crm/crm-change-event';
 import { contactNumberSchema } from '../adapters/s360/s360-contact';
-import type { SyncDirection, SyncStore } from '../store/sync-store';
+import type { InboundChange, SyncDirection, SyncStore } from '../store/sync-store';
 
 /** Options of {@link startReceiver}. */
 export interface ReceiverOptions {
@@ -16,6 +18,11 @@ export interface ReceiverOptions {
   targets: string[];
   /** When set, notifications must carry `Authorization: Bearer <token>` or `?token=<token>`. */
   s360Token?: string;
+  /**
+   * Target name -> Standard Webhooks secret (`whsec_` then base64) that the CRM signs its change events with. A
+   * target without a secret receives no CRM changes (404). Default `{}`.
+   */
+  crmSigningSecrets?: Record<string, string>;
   /** When set, the admin API (`/api/...`) requires `Authorization: Bearer <token>`. */
   adminToken?: string;
   /** The largest request body accepted, in bytes; larger ones get 413. Default 5 MiB. */
@@ -72,6 +79,9 @@ const outboxQuerySchema = z.strictObject({
   direction: directionSchema.default('outbound'),
 });
 
+/** Where CRMs post their change events: `/notifications/crm/<target>`. */
+const CRM_NOTIFICATIONS_PREFIX = '/notifications/crm/';
+
 /** One problem with a request, `path` naming the field, e.g. `contacts[3].contactNumber`. */
 export interface RequestIssue {
   path: string;
@@ -92,13 +102,18 @@ class HttpError extends Error {
 }
 
 /**
- * Starts the HTTP endpoint that S-360 change notifications are posted to, with the small admin API the CLI uses
- * (the embedded store belongs to this process, so other processes go through here).
+ * Starts the HTTP endpoint that S-360 and CRM change notifications are posted to, with the small admin API the CLI
+ * uses (the embedded store belongs to this process, so other processes go through here).
  *
  * - `POST /notifications/s360` `{contacts:[{contactNumber, changeType?, modifiedAt?}, ...]}` or one
  *   `{contactNumber}`: queued in the outbox for every target, durably, before `200 {accepted}` (distinct
  *   contacts). Malformed: 400 naming the fields, nothing stored. Store unavailable: 503, so that the sender
  *   retries.
+ * - `POST /notifications/crm/<target>` a Standard Webhooks signed `contact.changed` / `contact.deleted` event
+ *   (see `crmChangeEventSchema`): stored as the record's latest change and the contact queued inbound for that
+ *   target, durably, before `200 {accepted:1}`. Unknown target or none with a signing secret: 404. Missing or bad
+ *   signature, or a timestamp off by more than 5 minutes: 401. Malformed: 400 naming the fields. In every refusal
+ *   nothing is stored. Store unavailable: 503.
  * - `GET /healthz`: `200 {ok:true}`.
  * - `GET /api/parked?target=&direction=&limit=`: `{parked:[...]}`, newest first.
  * - `POST /api/parked/retry` `{target, direction?, contactNumbers?}`: `{requeued}`.
@@ -114,6 +129,56 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     ((error: unknown, request: { method: string; path: string }) =>
       console.error(`receiver: ${request.method} ${request.path} failed:`, error));
   const { store } = options;
+  const crmWebhooks = new Map<string, Webhook>();
+  for (const [target, secret] of Object.entries(options.crmSigningSecrets ?? {})) {
+    if (!targets.includes(target) || secret === '') continue;
+    try {
+      crmWebhooks.set(target, new Webhook(secret));
+    } catch (err) {
+      throw new Error(
+        `startReceiver: the CRM signing secret of target "${target}" is not a Standard Webhooks secret ` +
+          `(whsec_ then base64): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Fails with 503 (the sender retries) when the store cannot take the change. */
+  async function storeOr503(method: string, path: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      onError(err, { method, path });
+      throw new HttpError(503, 'the sync store is unavailable; retry later', undefined, {
+        'retry-after': '10',
+      });
+    }
+  }
+
+  async function receiveCrmChange(
+    req: IncomingMessage,
+    method: string,
+    url: URL,
+  ): Promise<{ status: number; body: unknown }> {
+    const target = decodePathSegment(url.pathname.slice(CRM_NOTIFICATIONS_PREFIX.length));
+    if (!targets.includes(target)) {
+      throw new HttpError(404, `no CRM target "${target}" is configured to send changes here`);
+    }
+    const webhook = crmWebhooks.get(target);
+    if (!webhook) {
+      throw new HttpError(
+        404,
+        `CRM target "${target}" has no signing secret configured, so its changes are not received`,
+      );
+    }
+    allow(method, ['POST']);
+    const raw = await readText(req, maxBodyBytes);
+    verifySignature(webhook, req, raw);
+    const event = validate(crmChangeEventSchema, parseJson(raw), 'invalid CRM change event');
+    const change = toInboundChange(target, event);
+    await storeOr503(method, url.pathname, () => store.recordInboundChange(change));
+    return { status: 200, body: { accepted: 1 } };
+  }
 
   async function route(req: IncomingMessage, url: URL): Promise<{ status: number; body: unknown }> {
     const method = req.method ?? 'GET';
@@ -132,14 +197,9 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
             : validate(notificationBatchSchema, body, 'invalid notification').contacts;
         const contactNumbers = [...new Set(contacts.map((contact) => contact.contactNumber))];
         if (contactNumbers.length > 0) {
-          try {
-            await store.enqueue({ direction: 'outbound', targets, contactNumbers });
-          } catch (err) {
-            onError(err, { method, path: url.pathname });
-            throw new HttpError(503, 'the sync store is unavailable; retry later', undefined, {
-              'retry-after': '10',
-            });
-          }
+          await storeOr503(method, url.pathname, () =>
+            store.enqueue({ direction: 'outbound', targets, contactNumbers }),
+          );
         }
         return { status: 200, body: { accepted: contactNumbers.length } };
       }
@@ -172,6 +232,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       }
 
       default:
+        if (url.pathname.startsWith(CRM_NOTIFICATIONS_PREFIX)) return receiveCrmChange(req, method, url);
         throw new HttpError(404, `no such endpoint: ${method} ${url.pathname}`);
     }
   }
@@ -254,7 +315,64 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+/**
+ * Checks the Standard Webhooks headers and signature of `raw` (the body as received); the library refuses a
+ * timestamp more than 5 minutes off. Any refusal is a 401.
+ */
+function verifySignature(webhook: Webhook, req: IncomingMessage, raw: string): void {
+  const headers: Record<string, string> = {};
+  for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    const value = req.headers[name];
+    const text = Array.isArray(value) ? value[0] : value;
+    if (!text) throw new HttpError(401, `missing ${name} header`);
+    headers[name] = text;
+  }
+  try {
+    webhook.verify(raw, headers, { jsonParse: false });
+  } catch (err) {
+    throw new HttpError(401, `signature refused: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** What the store keeps of a CRM change event. */
+function toInboundChange(target: string, event: CrmChangeEvent): Omit<InboundChange, 'receivedAt'> {
+  if (event.type === 'contact.changed') {
+    const { record } = event.data;
+    return {
+      target,
+      contactNumber: record.contactNumber,
+      kind: 'changed',
+      entity: record.entity,
+      fields: record.fields,
+      changedAt: record.modifiedAt,
+    };
+  }
+  const { data } = event;
+  return {
+    target,
+    contactNumber: data.contactNumber,
+    kind: 'deleted',
+    ...(data.entity !== undefined ? { entity: data.entity } : {}),
+    fields: {},
+    changedAt: data.deletedAt,
+  };
+}
+
+/** A percent-encoded path segment; a malformed encoding is kept as is (and matches no target). */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  return parseJson(await readText(req, maxBytes));
+}
+
+/** The body as UTF-8 text, refused with 413 over `maxBytes`. */
+async function readText(req: IncomingMessage, maxBytes: number): Promise<string> {
   const tooLarge = (): HttpError =>
     new HttpError(413, `request body larger than ${maxBytes} bytes`, undefined, { connection: 'close' });
   const declared = Number(req.headers['content-length']);
@@ -266,7 +384,10 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown
     if (size > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

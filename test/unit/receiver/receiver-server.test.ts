@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../../../src/receiver/receiver-server';
 import { openEmbeddedSyncStore } from '../../../src/store/open-sync-store';
 import type { SyncStore } from '../../../src/store/sync-store';
@@ -159,6 +160,176 @@ describe('POST /notifications/s360', () => {
   });
 });
 
+describe('POST /notifications/crm/<target>', () => {
+  const secret = `whsec_${Buffer.from('crm-change-signing-secret-0123456789').toString('base64')}`;
+  const inbound = (target: string) => ({ direction: 'inbound', target }) as const;
+  let sent = 0;
+
+  /** Posts `body` signed as the CRM would (`date` moves the timestamp), with `headers` overriding. */
+  function postSigned(
+    url: string,
+    body: unknown,
+    options: { signWith?: string; date?: Date; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const id = `msg_${(sent += 1)}`;
+    const date = options.date ?? new Date();
+    const signature = new Webhook(options.signWith ?? secret).sign(id, date, text);
+    return post(url, text, {
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(date.getTime() / 1000)),
+      'webhook-signature': signature,
+      ...options.headers,
+    });
+  }
+
+  const changed = (contactNumber: string, fields: Record<string, unknown> = { FirstName: 'Zoë' }) => ({
+    type: 'contact.changed',
+    data: { record: { contactNumber, entity: 'person', fields, modifiedAt: '2025-03-01T10:00:00Z' } },
+  });
+
+  it('stores a signed change and queues its contact inbound for that target only', async () => {
+    const { url } = await receiver({
+      targets: ['c-ok', 'c-other'],
+      crmSigningSecrets: { 'c-ok': secret, 'c-other': secret },
+    });
+    const fields = { FirstName: 'Zoë', Optin: true, Visits: 3, Phone: null };
+    const response = await postSigned(`${url}/notifications/crm/c-ok`, changed('000123', fields));
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 1 });
+    expect(await store.counts(inbound('c-ok'))).toEqual({ ...nothing, pending: 1 });
+    expect(await store.counts(outbound('c-ok'))).toEqual(nothing);
+    expect(await store.counts(inbound('c-other'))).toEqual(nothing);
+    expect(await store.getInboundChanges({ target: 'c-ok', contactNumbers: ['000123'] })).toEqual([
+      {
+        target: 'c-ok',
+        contactNumber: '000123',
+        kind: 'changed',
+        entity: 'person',
+        fields,
+        changedAt: '2025-03-01T10:00:00.000Z',
+        receivedAt: expect.any(String) as unknown,
+      },
+    ]);
+  });
+
+  it('stores a deletion', async () => {
+    const { url } = await receiver({ targets: ['c-delete'], crmSigningSecrets: { 'c-delete': secret } });
+    const response = await postSigned(`${url}/notifications/crm/c-delete`, {
+      type: 'contact.deleted',
+      data: { contactNumber: '77', deletedAt: '2025-03-02T08:00:00+01:00' },
+    });
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 1 });
+    const [change] = await store.getInboundChanges({ target: 'c-delete', contactNumbers: ['77'] });
+    expect(change).toEqual(
+      expect.objectContaining({ kind: 'deleted', fields: {}, changedAt: '2025-03-02T07:00:00.000Z' }),
+    );
+    expect(change).not.toHaveProperty('entity');
+    expect(await store.counts(inbound('c-delete'))).toEqual({ ...nothing, pending: 1 });
+  });
+
+  it('answers 401 to a bad signature, a stale timestamp or missing headers, and stores nothing', async () => {
+    const { url } = await receiver({ targets: ['c-sig'], crmSigningSecrets: { 'c-sig': secret } });
+    const endpoint = `${url}/notifications/crm/c-sig`;
+    const otherSecret = `whsec_${Buffer.from('another-secret-of-some-other-crm').toString('base64')}`;
+
+    const wrongSecret = await postSigned(endpoint, changed('1'), { signWith: otherSecret });
+    const stale = await postSigned(endpoint, changed('2'), { date: new Date(Date.now() - 10 * 60_000) });
+    const future = await postSigned(endpoint, changed('3'), { date: new Date(Date.now() + 10 * 60_000) });
+    const tampered = await postSigned(endpoint, changed('4'), {
+      headers: { 'webhook-signature': new Webhook(secret).sign('msg_x', new Date(), '{}') },
+    });
+    const unsigned = await post(endpoint, changed('5'));
+    const noSignature = await postSigned(endpoint, changed('6'), { headers: { 'webhook-signature': '' } });
+
+    const responses = [wrongSecret, stale, future, tampered, unsigned, noSignature];
+    expect(responses.map((response) => response.status)).toEqual([401, 401, 401, 401, 401, 401]);
+    expect(((await stale.json()) as { error: string }).error).toMatch(/timestamp too old/);
+    expect(((await unsigned.json()) as { error: string }).error).toBe('missing webhook-id header');
+    expect(((await noSignature.json()) as { error: string }).error).toBe('missing webhook-signature header');
+    expect(await store.counts(inbound('c-sig'))).toEqual(nothing);
+    const contactNumbers = ['1', '2', '3', '4', '5', '6'];
+    expect(await store.getInboundChanges({ target: 'c-sig', contactNumbers })).toEqual([]);
+  });
+
+  it('answers 400 naming the fields of a malformed event, and stores nothing', async () => {
+    const { url } = await receiver({ targets: ['c-bad'], crmSigningSecrets: { 'c-bad': secret } });
+    const endpoint = `${url}/notifications/crm/c-bad`;
+
+    const record = await postSigned(endpoint, {
+      type: 'contact.changed',
+      data: {
+        record: { contactNumber: 'A-1', entity: 'person', fields: { X: [1] }, modifiedAt: 'yesterday' },
+      },
+    });
+    expect(record.status).toBe(400);
+    const body = (await record.json()) as { error: string; issues: Array<{ path: string; message: string }> };
+    expect(body.issues.map((issue) => issue.path).sort()).toEqual([
+      'data.record.contactNumber',
+      'data.record.fields.X',
+      'data.record.modifiedAt',
+    ]);
+    expect(body.error).toContain('data.record.contactNumber: expected a contact number');
+
+    const deletion = await postSigned(endpoint, { type: 'contact.deleted', data: { contactNumber: '1' } });
+    expect(deletion.status).toBe(400);
+    const deletionIssues = ((await deletion.json()) as { issues: Array<{ path: string }> }).issues;
+    expect(deletionIssues.map((issue) => issue.path)).toEqual(['data.deletedAt']);
+
+    const unknownType = await postSigned(endpoint, { type: 'contact.merged', data: {} });
+    expect(unknownType.status).toBe(400);
+    expect(((await unknownType.json()) as { issues: Array<{ path: string }> }).issues[0]?.path).toBe('type');
+
+    const broken = await postSigned(endpoint, '{"type": ');
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: string }).error).toMatch(/^malformed JSON/);
+    expect(await store.counts(inbound('c-bad'))).toEqual(nothing);
+  });
+
+  it('answers 404 to an unknown target or one without a signing secret', async () => {
+    const { url } = await receiver({
+      targets: ['c-known', 'c-unsigned'],
+      crmSigningSecrets: { 'c-known': secret, 'c-elsewhere': secret },
+    });
+
+    const unknown = await postSigned(`${url}/notifications/crm/c-elsewhere`, changed('1'));
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toBe(
+      'no CRM target "c-elsewhere" is configured to send changes here',
+    );
+    const unsigned = await postSigned(`${url}/notifications/crm/c-unsigned`, changed('1'));
+    expect(unsigned.status).toBe(404);
+    expect(((await unsigned.json()) as { error: string }).error).toMatch(/no signing secret configured/);
+    expect((await postSigned(`${url}/notifications/crm/`, changed('1'))).status).toBe(404);
+    expect((await postSigned(`${url}/notifications/crm/c-known/x`, changed('1'))).status).toBe(404);
+    expect(await store.counts(inbound('c-unsigned'))).toEqual(nothing);
+    expect(await store.counts(inbound('c-elsewhere'))).toEqual(nothing);
+
+    const get = await fetch(`${url}/notifications/crm/c-known`);
+    expect(get.status).toBe(405);
+  });
+
+  it('answers 503 when the store cannot take the change', async () => {
+    const errors: unknown[] = [];
+    const failing = Object.assign(Object.create(store) as SyncStore, {
+      recordInboundChange: () => Promise.reject(new Error('disk full')),
+    });
+    const { url } = await receiver({
+      targets: ['c-down'],
+      crmSigningSecrets: { 'c-down': secret },
+      store: failing,
+      onError: (err) => errors.push(err),
+    });
+    const response = await postSigned(`${url}/notifications/crm/c-down`, changed('1'));
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('10');
+    expect(errors).toEqual([new Error('disk full')]);
+  });
+});
+
 describe('GET /healthz', () => {
   it('answers ok without a token', async () => {
     const { url } = await receiver({ targets: ['h'], s360Token: 'a', adminToken: 'b' });
@@ -253,6 +424,12 @@ describe('admin API', () => {
 describe('startReceiver', () => {
   it('refuses to start without a target', async () => {
     await expect(startReceiver({ port: 0, store, targets: [] })).rejects.toThrow(/at least one CRM target/);
+  });
+
+  it('refuses a CRM signing secret that is not a Standard Webhooks secret', async () => {
+    await expect(
+      startReceiver({ port: 0, store, targets: ['s'], crmSigningSecrets: { s: 'whsec_abc' } }),
+    ).rejects.toThrow(/signing secret of target "s" is not a Standard Webhooks secret/);
   });
 
   it('gives a reachable URL for a wildcard host and closes idempotently', async () => {
