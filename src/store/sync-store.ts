@@ -71,6 +71,24 @@ export interface StagedPush {
   deliveredAt?: string;
 }
 
+/** A CRM field value, as mapped records hold them. */
+export type SyncedFieldValue = string | number | boolean | null;
+
+/** The latest change a CRM reported for one record, waiting for the inbound sync. */
+export interface InboundChange {
+  target: string;
+  contactNumber: string;
+  kind: 'changed' | 'deleted';
+  /** person, account or relay, when the CRM said. */
+  entity?: 'person' | 'account' | 'relay';
+  /** The record's fields as the CRM holds them now (empty for a deletion). */
+  fields: Record<string, SyncedFieldValue>;
+  /** When the CRM user made the change (ISO). */
+  changedAt: string;
+  /** When crm-sync stored it (ISO). */
+  receivedAt: string;
+}
+
 export interface OutboxCounts {
   pending: number;
   claimed: number;
@@ -135,6 +153,29 @@ export interface SyncStore {
   }): Promise<void>;
   /** Of `contactNumbers`, the ones the CRM target is known to hold. */
   syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]>;
+
+  /**
+   * Stores a CRM change and queues its contact for the inbound sync, in one transaction, durable when the promise
+   * resolves. Only the latest change of a record is kept: an older `changedAt` than the one stored is ignored
+   * (the contact is still queued).
+   */
+  recordInboundChange(change: Omit<InboundChange, 'receivedAt'>): Promise<void>;
+  /** The stored changes of these contacts (absent ones are left out). */
+  getInboundChanges(input: { target: string; contactNumbers: string[] }): Promise<InboundChange[]>;
+
+  /**
+   * The last state crm-sync synced for each record, in CRM field names: what it pushed to the CRM or applied from
+   * it. A change equal to it is an echo of crm-sync's own write. Absent contacts are left out of the map.
+   */
+  getSyncedStates(input: {
+    target: string;
+    contactNumbers: string[];
+  }): Promise<Map<string, Record<string, SyncedFieldValue>>>;
+  /** Replaces the synced state of these records. */
+  saveSyncedStates(input: {
+    target: string;
+    states: Array<{ contactNumber: string; fields: Record<string, SyncedFieldValue> }>;
+  }): Promise<void>;
 
   /** `pending`: queued and unclaimed; `claimed`: held by a run; `parked`: records parked for the key. */
   counts(key: OutboxKey): Promise<OutboxCounts>;
