@@ -53,6 +53,7 @@ export async function startService(
     const activities = createActivities({
       store,
       s360,
+      mapping,
       mapContact: (contact) => mapping.mapOutbound(contact),
       crmAdapter: (target) => {
         const adapter = adapters.get(target);

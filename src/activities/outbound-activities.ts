@@ -5,7 +5,7 @@ import type { S360Client } from '../adapters/s360/s360-client';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
 import type { ContactMappingResult } from '../mapping/compile-mapping';
 import type { S360Contact } from '../adapters/s360/s360-contact';
-import type { SyncStore } from '../store/sync-store';
+import type { SyncedFieldValue, SyncStore } from '../store/sync-store';
 import { FailureType } from '../failure-types';
 import type {
   ClaimOutboundContactsInput,
@@ -97,11 +97,13 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     if (staged) {
       const prepared = staged.contactNumbers.length;
       const heldRelays = staged.heldRelays ?? [];
+      // A retry after staging: echoes were acknowledged by the first attempt and are counted with the parked.
       return {
         prepared,
         parked: Math.max(0, input.contactNumbers.length - prepared - heldRelays.length),
         stagedContactNumbers: staged.contactNumbers,
         heldRelays,
+        echoes: 0,
       };
     }
 
@@ -144,6 +146,26 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       context.heartbeat({ ...progress, records: [...progress.records] } satisfies PrepareProgress);
     }
 
+    // Echo suppression: a record equal to the last state synced (crm-sync's own inbound write, notified back by
+    // S-360) is not pushed again; it leaves the outbox as done.
+    const syncedStates = await store.getSyncedStates({
+      target: input.target,
+      contactNumbers: progress.records.map((record) => record.contactNumber),
+    });
+    const echoes = progress.records
+      .filter((record) => sameFields(record.fields, syncedStates.get(record.contactNumber)))
+      .map((record) => record.contactNumber);
+    if (echoes.length > 0) {
+      await store.acknowledge({
+        direction: 'outbound',
+        target: input.target,
+        claimId: input.claimId,
+        contactNumbers: echoes,
+      });
+      const echoed = new Set(echoes);
+      progress.records = progress.records.filter((record) => !echoed.has(record.contactNumber));
+    }
+
     // Referential integrity: a relay goes only once its structure's account is in the CRM.
     const synced = new Set(
       await store.syncedAmong({
@@ -176,7 +198,13 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
         heldRelays,
       });
     }
-    return { prepared: ready.length, parked: progress.parked, stagedContactNumbers, heldRelays };
+    return {
+      prepared: ready.length,
+      parked: progress.parked,
+      stagedContactNumbers,
+      heldRelays,
+      echoes: echoes.length,
+    };
   }
 
   async function deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult> {
@@ -223,6 +251,12 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     );
     const accepted = staged.contactNumbers.filter((contactNumber) => !refusals.has(contactNumber));
     const acceptedSet = new Set(accepted);
+    await store.saveSyncedStates({
+      target: input.target,
+      states: records
+        .filter((record) => acceptedSet.has(record.contactNumber))
+        .map((record) => ({ contactNumber: record.contactNumber, fields: record.fields })),
+    });
     await store.recordSynced({
       target: input.target,
       records: records
@@ -305,6 +339,15 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     releaseHeldRelays,
     parkOutboundContacts,
   };
+}
+
+/** Equal to the synced state on every field of the record (absent and null are the same). */
+function sameFields(
+  fields: CrmContactRecord['fields'],
+  synced: Record<string, SyncedFieldValue> | undefined,
+): boolean {
+  if (!synced) return false;
+  return Object.entries(fields).every(([name, value]) => (value ?? null) === (synced[name] ?? null));
 }
 
 /** The order of entities in a payload: accounts before the contacts that may refer to them. */

@@ -31,6 +31,8 @@ export interface PrepareOutboundPushResult {
   stagedContactNumbers: string[];
   /** Relays left out because their structure's account is not in the CRM yet (still claimed, not staged). */
   heldRelays: HeldRelay[];
+  /** Contacts equal to the last state synced (crm-sync's own inbound write coming back): acknowledged, not pushed. */
+  echoes: number;
 }
 
 /** A relay and the structure whose account must be in the CRM before it. */

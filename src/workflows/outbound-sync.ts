@@ -47,6 +47,8 @@ export interface OutboundRunCounts {
   batches: number;
   /** Relays given back to the outbox because their structure's account is not in the CRM yet. */
   heldRelays?: number;
+  /** Contacts equal to the last state synced (crm-sync's own inbound write notified back): not pushed. */
+  echoes?: number;
 }
 
 /** The last run as the status reports it: its counts and its start and end (ISO, workflow time). */
@@ -230,6 +232,7 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
       counts.parked += prepared.parked;
       staged = prepared.stagedContactNumbers;
       heldRelays.push(...prepared.heldRelays);
+      if (prepared.echoes > 0) counts.echoes = (counts.echoes ?? 0) + prepared.echoes;
     } catch (err) {
       if (isCancellation(err)) throw err;
       return park(batch, 'PREPARE_FAILED', err);

@@ -116,7 +116,13 @@ const activities: OutboundActivities = {
         .filter(waiting)
         .map((n) => ({ contactNumber: n, accountContactNumber: t.relayAccount.get(n) ?? '' }));
       t.staged.set(pushId, staged);
-      return { prepared: staged.length, parked: unknown.length, stagedContactNumbers: staged, heldRelays };
+      return {
+        prepared: staged.length,
+        parked: unknown.length,
+        stagedContactNumbers: staged,
+        heldRelays,
+        echoes: 0,
+      };
     });
   },
   async deliverOutboundPush({ target, pushId }) {

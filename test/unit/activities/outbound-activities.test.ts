@@ -10,17 +10,20 @@ import {
   ThrottledError,
   TransientError,
 } from '../../../src/adapters/http/errors';
+import type { S360ContactUpdate } from '../../../src/adapters/s360/s360-client';
 import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
 import type { CrmContactRecord } from '../../../src/mapping/crm-contact-record';
 import type {
   ClaimInput,
   ClaimedEntry,
+  InboundChange,
   OutboxCounts,
   OutboxKey,
   ParkInput,
   ParkedRecord,
   StagedPush,
   SyncDirection,
+  SyncedFieldValue,
   SyncStore,
 } from '../../../src/store/sync-store';
 import { loadMapping } from '../../../src/mapping/load-mapping';
@@ -106,6 +109,33 @@ class MemorySyncStore implements SyncStore {
   async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
     return input.contactNumbers.filter((contactNumber) => this.synced.has(contactNumber));
   }
+  readonly inboundChanges = new Map<string, InboundChange>();
+  readonly syncedStates = new Map<string, Record<string, SyncedFieldValue>>();
+  async recordInboundChange(change: Omit<InboundChange, 'receivedAt'>): Promise<void> {
+    this.inboundChanges.set(change.contactNumber, { ...change, receivedAt: change.changedAt });
+    this.pending.set(change.contactNumber, {});
+  }
+  async getInboundChanges(input: { contactNumbers: string[] }): Promise<InboundChange[]> {
+    return input.contactNumbers.flatMap((contactNumber) => {
+      const change = this.inboundChanges.get(contactNumber);
+      return change ? [change] : [];
+    });
+  }
+  async getSyncedStates(input: {
+    contactNumbers: string[];
+  }): Promise<Map<string, Record<string, SyncedFieldValue>>> {
+    return new Map(
+      input.contactNumbers.flatMap((contactNumber) => {
+        const state = this.syncedStates.get(contactNumber);
+        return state ? [[contactNumber, state] as const] : [];
+      }),
+    );
+  }
+  async saveSyncedStates(input: {
+    states: Array<{ contactNumber: string; fields: Record<string, SyncedFieldValue> }>;
+  }): Promise<void> {
+    for (const state of input.states) this.syncedStates.set(state.contactNumber, { ...state.fields });
+  }
   async counts(): Promise<OutboxCounts> {
     return { pending: this.pending.size, claimed: 0, parked: this.parked.length };
   }
@@ -129,6 +159,18 @@ class FakeS360 {
     private readonly contacts: Map<string, S360Contact>,
     readonly failures = new Map<string, Error>(),
   ) {}
+  readonly saves: S360ContactUpdate[] = [];
+  async saveIndividualContactData(update: S360ContactUpdate): Promise<{ contactNumber: string }> {
+    this.saves.push(update);
+    const contact = this.contacts.get(update.contactNumber);
+    if (!contact) {
+      throw new NotFoundError(`S-360 saveIndividualContactData: NOT_FOUND ${update.contactNumber}`, {
+        system: 'S-360',
+      });
+    }
+    this.contacts.set(update.contactNumber, { ...contact, ...update } as S360Contact);
+    return { contactNumber: update.contactNumber };
+  }
   async getContactData(contactNumber: string): Promise<S360Contact> {
     this.calls.push(contactNumber);
     const failure = this.failures.get(contactNumber);
@@ -162,6 +204,7 @@ function setup(contacts: Array<string | S360Contact>) {
   const activities = createActivities({
     store,
     s360,
+    mapping: defaultMapping,
     mapContact: (contact) => defaultMapping.mapOutbound(contact),
     crmAdapter: (name) => {
       if (name !== target) throw new Error(`unknown target ${name}`);
@@ -220,6 +263,7 @@ describe('outbound activities', () => {
         parked: 3,
         stagedContactNumbers: ['0001', '0004'],
         heldRelays: [],
+        echoes: 0,
       });
       expect(store.parked).toEqual([
         expect.objectContaining({
@@ -259,7 +303,7 @@ describe('outbound activities', () => {
       const { env } = environment();
       await expect(
         env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['9'] }),
-      ).resolves.toEqual({ prepared: 0, parked: 1, stagedContactNumbers: [], heldRelays: [] });
+      ).resolves.toEqual({ prepared: 0, parked: 1, stagedContactNumbers: [], heldRelays: [], echoes: 0 });
       expect(store.pushes.size).toBe(0);
     });
 
@@ -269,7 +313,7 @@ describe('outbound activities', () => {
       const { env } = environment();
       await expect(
         env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['1', '2'] }),
-      ).resolves.toEqual({ prepared: 1, parked: 1, stagedContactNumbers: ['1'], heldRelays: [] });
+      ).resolves.toEqual({ prepared: 1, parked: 1, stagedContactNumbers: ['1'], heldRelays: [], echoes: 0 });
       expect(s360.calls).toEqual([]);
     });
 
@@ -296,6 +340,7 @@ describe('outbound activities', () => {
         parked: 1,
         stagedContactNumbers: ['1', '3', '4'],
         heldRelays: [],
+        echoes: 0,
       });
       expect((await store.getStagedPush(pushId))?.contactNumbers).toEqual(['1', '3', '4']);
     });
@@ -514,6 +559,7 @@ describe('outbound activities', () => {
         parked: 0,
         stagedContactNumbers: ['0100', '0102'],
         heldRelays: [{ contactNumber: '0101', accountContactNumber: '0100' }],
+        echoes: 0,
       });
       // A retried prepare answers the same from the staged push.
       await expect(
@@ -538,7 +584,12 @@ describe('outbound activities', () => {
         pushId: `${claimId}/relays-0`,
         contactNumbers: ['0101'],
       });
-      expect(second).toMatchObject({ prepared: 1, stagedContactNumbers: ['0101'], heldRelays: [] });
+      expect(second).toMatchObject({
+        prepared: 1,
+        stagedContactNumbers: ['0101'],
+        heldRelays: [],
+        echoes: 0,
+      });
     });
 
     it('gives waiting relays back to the outbox and queues their structure', async () => {

@@ -1,0 +1,212 @@
+import { Context } from '@temporalio/activity';
+import { NotFoundError, PermanentError } from '../adapters/http/errors';
+import type { S360Client, S360ContactUpdate } from '../adapters/s360/s360-client';
+import type { S360Contact } from '../adapters/s360/s360-contact';
+import type { MappingPlan } from '../mapping/compile-mapping';
+import type { CrmEntity } from '../mapping/mapping-config-schema';
+import type { InboundChange, SyncedFieldValue, SyncStore } from '../store/sync-store';
+import type {
+  ApplyInboundChangesInput,
+  ApplyInboundChangesResult,
+  ClaimInboundChangesInput,
+  ClaimInboundChangesResult,
+  InboundActivities,
+  ParkInboundContactsInput,
+} from './inbound-activity-types';
+import { toActivityFailure } from './translate-error';
+
+/** What the inbound activities are built from (the worker passes the real ones, tests fakes). */
+export interface InboundActivityDeps {
+  store: SyncStore;
+  s360: Pick<S360Client, 'getContactData' | 'saveIndividualContactData'>;
+  mapping: Pick<MappingPlan, 'rules' | 'mapInbound' | 'mapOutbound'>;
+}
+
+/** Parking codes the inbound activities use. */
+export const InboundParkCode = {
+  /** S-360 does not know the contact (creating contacts from the CRM is not supported yet). */
+  NotFound: 'NOT_FOUND',
+  /** The CRM record cannot be mapped to valid S-360 values; the CRM field is given. */
+  InvalidRecord: 'INVALID_RECORD',
+} as const;
+
+/** The S-360 parts `saveIndividualContactData` replaces. */
+const savableSections = ['general', 'comMeans', 'addresses', 'authorizations', 'criteria'] as const;
+
+/**
+ * The activities of the `inboundSync` workflow: CRM changes, stored by the receiver, are mapped back with the
+ * mapping engine and written to S-360 through its rate-limited API. A change equal to the last state crm-sync
+ * synced is an echo of its own write and is not sent back; after a write, the synced state becomes what the
+ * outbound direction would push for the contact now, so that S-360's notification of that write is recognised as
+ * an echo too.
+ */
+export function createInboundActivities(deps: InboundActivityDeps): InboundActivities {
+  const { store, s360, mapping } = deps;
+  const inboundFieldsByEntity = new Map<CrmEntity, string[]>();
+  const inboundFields = (entity: CrmEntity): string[] => {
+    let fields = inboundFieldsByEntity.get(entity);
+    if (!fields) {
+      fields = mapping.rules
+        .filter((rule) => rule.direction !== 'outbound' && rule.entities.has(entity))
+        .map((rule) => rule.crm);
+      inboundFieldsByEntity.set(entity, fields);
+    }
+    return fields;
+  };
+
+  async function claimInboundChanges(input: ClaimInboundChangesInput): Promise<ClaimInboundChangesResult> {
+    const claimed = await store.claim({
+      direction: 'inbound',
+      target: input.target,
+      claimId: input.claimId,
+      limit: input.limit,
+    });
+    return { contactNumbers: claimed.map((entry) => entry.contactNumber) };
+  }
+
+  async function applyInboundChanges(input: ApplyInboundChangesInput): Promise<ApplyInboundChangesResult> {
+    const context = Context.current();
+    const signal = context.cancellationSignal;
+    const key = { direction: 'inbound', target: input.target } as const;
+    const result: ApplyInboundChangesResult = { applied: 0, deleted: 0, echoes: 0, unchanged: 0, parked: 0 };
+    const changes = new Map(
+      (await store.getInboundChanges({ target: input.target, contactNumbers: input.contactNumbers })).map(
+        (change) => [change.contactNumber, change],
+      ),
+    );
+    const synced = await store.getSyncedStates({
+      target: input.target,
+      contactNumbers: input.contactNumbers,
+    });
+    const park = async (contactNumber: string, code: string, reason: string, field?: string) => {
+      context.log.warn('Parking inbound change', {
+        target: input.target,
+        contactNumber,
+        code,
+        reason,
+        field,
+      });
+      await store.park({
+        ...key,
+        claimId: input.claimId,
+        contactNumber,
+        code,
+        reason,
+        ...(field ? { field } : {}),
+      });
+      result.parked += 1;
+    };
+    const done = async (contactNumber: string) => {
+      await store.acknowledge({ ...key, claimId: input.claimId, contactNumbers: [contactNumber] });
+    };
+
+    // Each contact is acknowledged as soon as it is handled, so a retried attempt only redoes the unfinished ones.
+    for (const contactNumber of input.contactNumbers) {
+      if (signal.aborted) throw signal.reason;
+      const change = changes.get(contactNumber);
+      try {
+        if (!change) {
+          await done(contactNumber);
+        } else if (change.kind === 'deleted') {
+          // Seed 003: a record deleted in the CRM flags the contact in S-360; it is never deleted there.
+          await s360.saveIndividualContactData({ contactNumber, active: false }, { signal });
+          result.deleted += 1;
+          await done(contactNumber);
+        } else {
+          const outcome = await applyChange(change, synced.get(contactNumber), signal);
+          if (outcome.kind === 'parked') {
+            await park(contactNumber, outcome.code, outcome.reason, outcome.field);
+          } else {
+            result[outcome.kind] += 1;
+            await done(contactNumber);
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (err instanceof NotFoundError) {
+          await park(contactNumber, InboundParkCode.NotFound, err.message);
+        } else if (err instanceof PermanentError) {
+          await park(contactNumber, err.code, err.message);
+        } else {
+          throw toActivityFailure(err);
+        }
+      }
+      context.heartbeat(contactNumber);
+    }
+    return result;
+  }
+
+  type Outcome =
+    | { kind: 'applied' | 'echoes' | 'unchanged' }
+    | { kind: 'parked'; code: string; reason: string; field?: string };
+
+  async function applyChange(
+    change: InboundChange,
+    syncedFields: Record<string, SyncedFieldValue> | undefined,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
+    const entity = change.entity ?? 'person';
+    const fields = inboundFields(entity);
+    if (syncedFields && fields.every((field) => sameValue(change.fields[field], syncedFields[field]))) {
+      return { kind: 'echoes' };
+    }
+    const base = await s360.getContactData(change.contactNumber, { signal });
+    const mapped = mapping.mapInbound({ entity, fields: pick(change.fields, fields) }, base);
+    if (!mapped.ok) {
+      return {
+        kind: 'parked',
+        code: InboundParkCode.InvalidRecord,
+        reason: mapped.reason,
+        field: mapped.field,
+      };
+    }
+    const updated = mapped.contact as unknown as S360Contact;
+    const update: S360ContactUpdate = { contactNumber: change.contactNumber };
+    for (const section of savableSections) {
+      if (JSON.stringify(updated[section]) !== JSON.stringify(base[section])) {
+        (update as unknown as Record<string, unknown>)[section] = updated[section];
+      }
+    }
+    const kind = Object.keys(update).length > 1 ? 'applied' : 'unchanged';
+    if (kind === 'applied') await s360.saveIndividualContactData(update, { signal });
+    // What both sides now hold, as the outbound direction sees it: S-360's notification of this write is an echo.
+    const agreed = mapping.mapOutbound(updated);
+    await store.saveSyncedStates({
+      target: change.target,
+      states: [
+        { contactNumber: change.contactNumber, fields: agreed.ok ? agreed.record.fields : change.fields },
+      ],
+    });
+    return { kind };
+  }
+
+  async function parkInboundContacts(input: ParkInboundContactsInput): Promise<{ parked: number }> {
+    for (const contactNumber of input.contactNumbers) {
+      await store.park({
+        direction: 'inbound',
+        target: input.target,
+        claimId: input.claimId,
+        contactNumber,
+        code: input.code,
+        reason: input.reason,
+      });
+    }
+    return { parked: input.contactNumbers.length };
+  }
+
+  return { claimInboundChanges, applyInboundChanges, parkInboundContacts };
+}
+
+function pick(
+  fields: Readonly<Record<string, SyncedFieldValue>>,
+  names: readonly string[],
+): Record<string, SyncedFieldValue> {
+  const picked: Record<string, SyncedFieldValue> = {};
+  for (const name of names) if (Object.hasOwn(fields, name)) picked[name] = fields[name] ?? null;
+  return picked;
+}
+
+/** Equal as synced values: absent and null are the same. */
+function sameValue(a: SyncedFieldValue | undefined, b: SyncedFieldValue | undefined): boolean {
+  return (a ?? null) === (b ?? null);
+}
