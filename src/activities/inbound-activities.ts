@@ -163,7 +163,7 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
     const updated = mapped.contact as unknown as S360Contact;
     const update: S360ContactUpdate = { contactNumber: change.contactNumber };
     for (const section of savableSections) {
-      if (JSON.stringify(updated[section]) !== JSON.stringify(base[section])) {
+      if (sectionText(updated[section]) !== sectionText(base[section])) {
         (update as unknown as Record<string, unknown>)[section] = updated[section];
       }
     }
@@ -181,7 +181,14 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
   }
 
   async function parkInboundContacts(input: ParkInboundContactsInput): Promise<{ parked: number }> {
-    for (const contactNumber of input.contactNumbers) {
+    // Only the contacts this claim still holds: the ones a failed batch handled before failing are done.
+    const held = new Set(
+      (
+        await store.claim({ direction: 'inbound', target: input.target, claimId: input.claimId, limit: 0 })
+      ).map((entry) => entry.contactNumber),
+    );
+    const toPark = input.contactNumbers.filter((contactNumber) => held.has(contactNumber));
+    for (const contactNumber of toPark) {
       await store.park({
         direction: 'inbound',
         target: input.target,
@@ -191,7 +198,7 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
         reason: input.reason,
       });
     }
-    return { parked: input.contactNumbers.length };
+    return { parked: toPark.length };
   }
 
   return { claimInboundChanges, applyInboundChanges, parkInboundContacts };
@@ -204,6 +211,11 @@ function pick(
   const picked: Record<string, SyncedFieldValue> = {};
   for (const name of names) if (Object.hasOwn(fields, name)) picked[name] = fields[name] ?? null;
   return picked;
+}
+
+/** A section as text to compare, an attribute set to null being the same as an absent one. */
+function sectionText(section: unknown): string | undefined {
+  return JSON.stringify(section, (_key, value: unknown) => (value === null ? undefined : value));
 }
 
 /** Equal as synced values: absent and null are the same. */

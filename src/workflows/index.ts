@@ -1,3 +1,4 @@
 /** The workflows the worker registers (this file is the bundle's entry point). */
 export * from './outbound-sync';
+export * from './inbound-sync';
 export * from './outbound-sync-settings';

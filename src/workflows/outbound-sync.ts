@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   continueAsNew,
   isCancellation,
@@ -16,6 +15,7 @@ import {
   type OutboundSyncSettings,
 } from './outbound-sync-settings';
 import {
+  failureMessage,
   runSyncLoopOnce,
   statusQueryOf,
   statusUpdateOf,
@@ -279,11 +279,4 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
     counts.parked += released.parked;
   }
   return counts;
-}
-
-/** The innermost failure message: the activity's own reason, not "Activity task failed". */
-function failureMessage(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   condition,
   defineQuery,
@@ -191,4 +192,11 @@ function definedOnly(changes: Partial<OutboundSyncSettings>): Partial<OutboundSy
   return Object.fromEntries(
     Object.entries(changes ?? {}).filter(([, value]) => value !== undefined),
   ) as Partial<OutboundSyncSettings>;
+}
+
+/** The innermost failure message: the activity's own reason, not "Activity task failed". */
+export function failureMessage(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
 }

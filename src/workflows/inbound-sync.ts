@@ -1,0 +1,188 @@
+import {
+  ApplicationFailure,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import type { InboundActivities } from '../activities/inbound-activity-types';
+import { nonRetryableFailureTypes } from '../failure-types';
+import {
+  resolveOutboundSettings,
+  validateOutboundSettings,
+  type OutboundSyncSettings,
+} from './outbound-sync-settings';
+import {
+  failureMessage,
+  runSyncLoopOnce,
+  statusQueryOf,
+  type SyncCarriedState,
+  type SyncRunSummary,
+  type SyncStatus,
+} from './sync-loop';
+
+/** Counts of one inbound run. */
+export interface InboundRunCounts {
+  /** CRM changes taken from the inbound queue. */
+  claimed: number;
+  /** Changes written to S-360. */
+  applied: number;
+  /** CRM deletions: contacts flagged inactive in S-360. */
+  deleted: number;
+  /** crm-sync's own writes coming back from the CRM: not written again. */
+  echoes: number;
+  /** Changes that change nothing in S-360 once mapped. */
+  unchanged: number;
+  /** Changes parked with their reason. */
+  parked: number;
+  /** Batches applied. */
+  batches: number;
+}
+
+/** Counts summed over every run since the workflow was started (kept across continue-as-new). */
+export interface InboundTotals {
+  runs: number;
+  claimed: number;
+  applied: number;
+  deleted: number;
+  echoes: number;
+  parked: number;
+}
+
+export type InboundRunSummary = SyncRunSummary<InboundRunCounts>;
+export type InboundCarriedState = SyncCarriedState<InboundRunCounts, InboundTotals>;
+/** The answer of {@link inboundStatusQuery}. */
+export type InboundSyncStatus = SyncStatus<InboundRunCounts, InboundTotals>;
+/** The status of an inbound sync (the same `status` query as the outbound sync, with inbound counts). */
+export const inboundStatusQuery = statusQueryOf<InboundSyncStatus>();
+
+/** The input of {@link inboundSync}. */
+export interface InboundSyncInput {
+  target: string;
+  /** Every M minutes (1..1440), at most S changes per run (<= 500), in batches of at most bs (<= 50). */
+  settings?: Partial<OutboundSyncSettings>;
+  /** Set by the workflow itself when it continues as new. */
+  carried?: InboundCarriedState;
+}
+
+/** The workflow ID of a target's inbound sync. */
+export function inboundSyncWorkflowId(target: string): string {
+  return `inbound-sync:${target}`;
+}
+
+const retryUntilDone: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+};
+const retryThenPark: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: nonRetryableFailureTypes,
+};
+
+// Claiming and parking touch the store only: retry until it answers.
+const { claimInboundChanges, parkInboundContacts } = proxyActivities<InboundActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { ...retryUntilDone, maximumInterval: '5 minutes' },
+});
+// Two S-360 calls per change under the shared budget: minutes for a batch; it heartbeats after every contact and
+// acknowledges each one as it goes, so a retry only redoes the rest.
+const { applyInboundChanges } = proxyActivities<InboundActivities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: retryThenPark,
+});
+
+/**
+ * The recurring CRM -> S-360 sync of one CRM target (ID {@link inboundSyncWorkflowId}): every `intervalMinutes`
+ * (or at once on trigger) it claims at most `maxContactsPerRun` CRM changes stored by the receiver and applies them
+ * to S-360 in batches of at most `batchSize`, then continues as new. Pause, resume, trigger, configure and status
+ * work as for the outbound sync.
+ */
+export async function inboundSync(input: InboundSyncInput): Promise<never> {
+  const problems = validateOutboundSettings(input.settings ?? {});
+  if (problems.length > 0) {
+    throw ApplicationFailure.create({
+      type: 'InvalidSettings',
+      nonRetryable: true,
+      message: `Invalid inbound sync settings: ${problems.join('; ')}`,
+    });
+  }
+  const { settings, carried } = await runSyncLoopOnce<InboundRunCounts, InboundTotals>({
+    target: input.target,
+    settings: resolveOutboundSettings(input.settings),
+    carried: input.carried ?? {
+      paused: false,
+      triggerPending: false,
+      lastRunStartedAtMs: null,
+      lastRun: null,
+      totals: { runs: 0, claimed: 0, applied: 0, deleted: 0, echoes: 0, parked: 0 },
+    },
+    runOnce: async (current) => {
+      const counts = await inboundOnce(input.target, current);
+      log.info('Inbound sync run finished', { target: input.target, ...counts });
+      return counts;
+    },
+    addToTotals: (totals, counts) => ({
+      runs: totals.runs + 1,
+      claimed: totals.claimed + counts.claimed,
+      applied: totals.applied + counts.applied,
+      deleted: totals.deleted + counts.deleted,
+      echoes: totals.echoes + counts.echoes,
+      parked: totals.parked + counts.parked,
+    }),
+  });
+  return continueAsNew<typeof inboundSync>({ target: input.target, settings, carried });
+}
+
+async function inboundOnce(target: string, settings: OutboundSyncSettings): Promise<InboundRunCounts> {
+  const { workflowId, runId } = workflowInfo();
+  const claimId = `${workflowId}/${runId}`;
+  const counts: InboundRunCounts = {
+    claimed: 0,
+    applied: 0,
+    deleted: 0,
+    echoes: 0,
+    unchanged: 0,
+    parked: 0,
+    batches: 0,
+  };
+  const { contactNumbers } = await claimInboundChanges({
+    target,
+    claimId,
+    limit: settings.maxContactsPerRun,
+  });
+  counts.claimed = contactNumbers.length;
+  // One batch at a time: S-360 writes share one budget with the outbound reads.
+  for (let start = 0; start < contactNumbers.length; start += settings.batchSize) {
+    const batch = contactNumbers.slice(start, start + settings.batchSize);
+    counts.batches += 1;
+    try {
+      const result = await applyInboundChanges({ target, claimId, contactNumbers: batch });
+      counts.applied += result.applied;
+      counts.deleted += result.deleted;
+      counts.echoes += result.echoes;
+      counts.unchanged += result.unchanged;
+      counts.parked += result.parked;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const reason = failureMessage(err);
+      log.warn('Parking inbound changes after a failed batch', { target, reason, contacts: batch.length });
+      // Contacts the batch handled before the failure are no longer held by this claim: only the rest are parked.
+      const parked = await parkInboundContacts({
+        target,
+        claimId,
+        contactNumbers: batch,
+        code: 'APPLY_FAILED',
+        reason,
+      });
+      counts.parked += parked.parked;
+    }
+  }
+  return counts;
+}
