@@ -68,6 +68,12 @@ export async function startService(
       port: config.receiver.port,
       store,
       targets: config.crm.targets.map((target) => target.name),
+      crmSigningSecrets: Object.fromEntries(
+        config.crm.targets.map((target) => [
+          target.name,
+          target.inboundSigningSecret ?? target.signingSecret,
+        ]),
+      ),
       s360Token: config.receiver.s360Token,
       adminToken: config.receiver.adminToken,
     });

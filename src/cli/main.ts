@@ -8,7 +8,7 @@ import { registerDevCommand } from './commands/dev-command';
 import { registerSandboxCommand } from './commands/sandbox-command';
 import { registerWorkerCommand } from './commands/worker-command';
 import { registerFailedCommands } from './commands/failed-command';
-import { registerOutboundCommands } from './commands/outbound-command';
+import { registerSyncCommands } from './commands/sync-commands';
 import { registerMappingCommands } from './commands/mapping-command';
 
 /** Builds the `crm-sync` command tree. Commands write to `io`, never to the process streams directly. */
@@ -29,7 +29,7 @@ export function buildProgram(io: CliIo): Command {
   registerDevCommand(program, io);
   registerWorkerCommand(program, io);
   registerSandboxCommand(program, io);
-  registerOutboundCommands(program, io);
+  registerSyncCommands(program, io);
   registerFailedCommands(program, io);
   registerConfigCommands(program, io);
   registerMappingCommands(program, io);

@@ -46,6 +46,14 @@ export const webhookTargetSchema = z.object({
     .string()
     .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected a Standard Webhooks secret: "whsec_" then base64'),
   timeoutMs: z.number().int().min(100).default(30_000),
+  /**
+   * Standard Webhooks secret the CRM signs its change events with (`POST /notifications/crm/<name>`); default: the
+   * same as `signingSecret`.
+   */
+  inboundSigningSecret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected a Standard Webhooks secret: "whsec_" then base64')
+    .optional(),
 });
 
 export const crmTargetSchema = z.discriminatedUnion('kind', [webhookTargetSchema]);
@@ -114,6 +122,8 @@ export const configSchema = z.object({
   receiver: receiverConfigSchema.default(receiverConfigSchema.parse({})),
   store: storeConfigSchema.default(storeConfigSchema.parse({})),
   outbound: outboundConfigSchema.default(outboundConfigSchema.parse({})),
+  /** The CRM -> S-360 sync: same settings and limits as the outbound one. */
+  inbound: outboundConfigSchema.default(outboundConfigSchema.parse({})),
   // A section left with only comments reads as null: the defaults then.
   mapping: mappingSettingsSchema.nullish().transform((mapping) => mapping ?? {}),
   dev: devConfigSchema.default(devConfigSchema.parse({})),

@@ -27,16 +27,18 @@ s360:
   timeoutMs: 30000
 
 crm:
-  # One entry per CRM. Each gets its own outbound sync workflow, outbound-sync:<name>.
+  # One entry per CRM. Each gets its own sync workflows, outbound-sync:<name> and inbound-sync:<name>.
   targets:
     - name: default
       kind: webhook              # contacts are POSTed, signed per Standard Webhooks
       url: http://127.0.0.1:8082/hooks/contacts                               # CRM_SYNC_CRM_WEBHOOK_URL
       signingSecret: whsec_c2FuZGJveC1zaWduaW5nLXNlY3JldA==                   # CRM_SYNC_CRM_SIGNING_SECRET
       timeoutMs: 30000
+      # The secret the CRM signs its change events with (POST /notifications/crm/default); default: signingSecret.
+      # inboundSigningSecret: whsec_...                                      # CRM_SYNC_CRM_INBOUND_SIGNING_SECRET
 
-# The service's HTTP endpoint: S-360 change notifications (POST /notifications/s360) and the admin API
-# the CLI uses (/api).
+# The service's HTTP endpoint: S-360 change notifications (POST /notifications/s360), CRM change events
+# (POST /notifications/crm/<target>) and the admin API the CLI uses (/api).
 receiver:
   host: 127.0.0.1                #                                              CRM_SYNC_RECEIVER_HOST
   port: 8090                     #                                              CRM_SYNC_RECEIVER_PORT
@@ -51,6 +53,13 @@ outbound:
   intervalMinutes: 15            # 1..1440                                      CRM_SYNC_OUTBOUND_INTERVAL_MINUTES
   maxContactsPerRun: 100         # 1..500                                       CRM_SYNC_OUTBOUND_MAX_CONTACTS_PER_RUN
   batchSize: 50                  # contacts per push, 1..50                     CRM_SYNC_OUTBOUND_BATCH_SIZE
+
+# The CRM -> S-360 sync (inbound-sync:<target>): CRM changes posted to /notifications/crm/<target>, written to
+# S-360 within the same API budget.
+inbound:
+  intervalMinutes: 15            # 1..1440                                      CRM_SYNC_INBOUND_INTERVAL_MINUTES
+  maxContactsPerRun: 100         # 1..500                                       CRM_SYNC_INBOUND_MAX_CONTACTS_PER_RUN
+  batchSize: 50                  # changes per batch, 1..50                     CRM_SYNC_INBOUND_BATCH_SIZE
 
 # Which S-360 attribute goes to which CRM field, in which direction (see mappings/default.yaml, delivered with
 # crm-sync; copy it to start your own). \`crm-sync mapping check\` validates it.

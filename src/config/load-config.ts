@@ -44,6 +44,14 @@ export const environmentVariables: ReadonlyArray<{ name: string; path: string[];
   { name: 'CRM_SYNC_OUTBOUND_INTERVAL_MINUTES', path: ['outbound', 'intervalMinutes'], kind: 'number' },
   { name: 'CRM_SYNC_OUTBOUND_MAX_CONTACTS_PER_RUN', path: ['outbound', 'maxContactsPerRun'], kind: 'number' },
   { name: 'CRM_SYNC_OUTBOUND_BATCH_SIZE', path: ['outbound', 'batchSize'], kind: 'number' },
+  { name: 'CRM_SYNC_INBOUND_INTERVAL_MINUTES', path: ['inbound', 'intervalMinutes'], kind: 'number' },
+  { name: 'CRM_SYNC_INBOUND_MAX_CONTACTS_PER_RUN', path: ['inbound', 'maxContactsPerRun'], kind: 'number' },
+  { name: 'CRM_SYNC_INBOUND_BATCH_SIZE', path: ['inbound', 'batchSize'], kind: 'number' },
+  {
+    name: 'CRM_SYNC_CRM_INBOUND_SIGNING_SECRET',
+    path: ['crm', 'targets', '0', 'inboundSigningSecret'],
+    kind: 'string',
+  },
   { name: 'CRM_SYNC_MAPPING_FILE', path: ['mapping', 'file'], kind: 'string' },
 ];
 

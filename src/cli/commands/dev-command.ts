@@ -7,7 +7,7 @@ import type { CrmSyncConfig } from '../../config/config-schema';
 import { startSandboxes } from '../../sandbox';
 import { devServerExecutable } from '../../temporal-server/locate-binaries';
 import { startService } from '../../worker';
-import { outboundSync, outboundSyncWorkflowId } from '../../workflows';
+import { inboundSync, inboundSyncWorkflowId, outboundSync, outboundSyncWorkflowId } from '../../workflows';
 import { configFor, integerOption, output, type CliIo } from '../cli-context';
 import { untilInterrupted } from '../until-interrupted';
 import { generateContacts } from './sandbox-command';
@@ -54,6 +54,7 @@ export function registerDevCommand(program: Command, io: CliIo): void {
           temporal: { ...config.temporal, address: `127.0.0.1:${config.dev.temporalPort}` },
         };
         const receiverUrl = `http://127.0.0.1:${config.receiver.port}`;
+        const firstTarget = config.crm.targets[0];
         say('Starting the S-360 and CRM sandboxes...');
         const sandboxes = await startSandboxes({
           s360Port: config.dev.s360SandboxPort,
@@ -66,7 +67,18 @@ export function registerDevCommand(program: Command, io: CliIo): void {
               config.receiver.s360Token ? `?token=${encodeURIComponent(config.receiver.s360Token)}` : ''
             }`,
           },
-          crm: { signingSecret: config.crm.targets[0]?.signingSecret ?? '' },
+          crm: {
+            signingSecret: firstTarget?.signingSecret ?? '',
+            // Edits made in the CRM sandbox come back as signed change events, like a CRM's outbound messages.
+            ...(firstTarget
+              ? {
+                  changeWebhook: {
+                    url: `${receiverUrl}/notifications/crm/${firstTarget.name}`,
+                    signingSecret: firstTarget.inboundSigningSecret ?? firstTarget.signingSecret,
+                  },
+                }
+              : {}),
+          },
         });
         stops.unshift(() => sandboxes.close());
 
@@ -78,25 +90,39 @@ export function registerDevCommand(program: Command, io: CliIo): void {
         if (contacts > 0) await generateContacts(sandboxes.s360.url, contacts, config.dev.seed);
 
         const client = temporal.client;
-        for (const target of config.crm.targets) {
+        const startOnce = async (start: () => Promise<unknown>): Promise<void> => {
           try {
-            await client.workflow.start(outboundSync, {
-              workflowId: outboundSyncWorkflowId(target.name),
-              taskQueue: config.temporal.taskQueue,
-              args: [{ target: target.name, settings: config.outbound }],
-            });
+            await start();
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
           }
+        };
+        for (const target of config.crm.targets) {
+          await startOnce(() =>
+            client.workflow.start(outboundSync, {
+              workflowId: outboundSyncWorkflowId(target.name),
+              taskQueue: config.temporal.taskQueue,
+              args: [{ target: target.name, settings: config.outbound }],
+            }),
+          );
+          await startOnce(() =>
+            client.workflow.start(inboundSync, {
+              workflowId: inboundSyncWorkflowId(target.name),
+              taskQueue: config.temporal.taskQueue,
+              args: [{ target: target.name, settings: config.inbound }],
+            }),
+          );
         }
 
         const uiUrl = `http://127.0.0.1:${config.dev.temporalUiPort}`;
         const urls = {
           temporalUi: uiUrl,
           temporal: devConfig.temporal.address,
-          workflows: config.crm.targets.map(
-            (target) =>
-              `${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(outboundSyncWorkflowId(target.name))}`,
+          workflows: config.crm.targets.flatMap((target) =>
+            [outboundSyncWorkflowId(target.name), inboundSyncWorkflowId(target.name)].map(
+              (workflowId) =>
+                `${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`,
+            ),
           ),
           s360Sandbox: sandboxes.s360.url,
           crmSandboxRecords: `${sandboxes.crm.url}/__sandbox/records`,
@@ -108,7 +134,7 @@ export function registerDevCommand(program: Command, io: CliIo): void {
             '',
             'crm-sync is running.',
             `  Temporal Web UI:      ${urls.temporalUi}`,
-            ...urls.workflows.map((url) => `  Outbound sync:        ${url}`),
+            ...urls.workflows.map((url) => `  Sync workflow:        ${url}`),
             `  Temporal frontend:    ${urls.temporal}`,
             `  S-360 sandbox:        ${urls.s360Sandbox}  (${contacts} contacts generated)`,
             `  CRM sandbox records:  ${urls.crmSandboxRecords}`,

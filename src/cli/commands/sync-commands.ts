@@ -10,16 +10,17 @@ import { connectTemporalClient } from '../../client';
 import type { CrmSyncConfig } from '../../config/config-schema';
 import {
   configureUpdate,
+  inboundSync,
+  inboundSyncWorkflowId,
   outboundSync,
   outboundSyncWorkflowId,
   pauseSignal,
   resumeSignal,
-  statusQuery,
   triggerSignal,
   validateOutboundSettings,
   type OutboundSyncSettings,
-  type OutboundSyncStatus,
 } from '../../workflows';
+import { syncStatusQuery, type SyncStatus } from '../../workflows/sync-loop';
 import { CliError, configFor, integerOption, output, type CliIo } from '../cli-context';
 import { resolveTarget } from '../target-option';
 
@@ -29,11 +30,49 @@ interface SettingsOptions {
   batchSize?: number;
 }
 
-/** `crm-sync outbound start|pause|resume|trigger|status|configure`. */
-export function registerOutboundCommands(program: Command, io: CliIo): void {
-  const outbound = program
-    .command('outbound')
-    .description('the recurring S-360 -> CRM sync (one workflow per CRM target: outbound-sync:<target>)');
+type AnySyncStatus = SyncStatus<object, { runs: number }>;
+
+/** What differs between the outbound and the inbound sync commands. */
+interface SyncDirectionSpec {
+  name: 'outbound' | 'inbound';
+  description: string;
+  workflow: typeof outboundSync | typeof inboundSync;
+  workflowId(target: string): string;
+  /** The settings a start uses unless options override them. */
+  configured(config: CrmSyncConfig): OutboundSyncSettings;
+}
+
+const directions: readonly SyncDirectionSpec[] = [
+  {
+    name: 'outbound',
+    description: 'the recurring S-360 -> CRM sync (one workflow per CRM target: outbound-sync:<target>)',
+    workflow: outboundSync,
+    workflowId: outboundSyncWorkflowId,
+    configured: (config) => config.outbound,
+  },
+  {
+    name: 'inbound',
+    description: 'the recurring CRM -> S-360 sync (one workflow per CRM target: inbound-sync:<target>)',
+    workflow: inboundSync,
+    workflowId: inboundSyncWorkflowId,
+    configured: (config) => config.inbound,
+  },
+];
+
+/** `crm-sync outbound|inbound start|pause|resume|trigger|status|configure`. */
+export function registerSyncCommands(program: Command, io: CliIo): void {
+  for (const direction of directions) registerDirection(program, io, direction);
+}
+
+function registerDirection(program: Command, io: CliIo, direction: SyncDirectionSpec): void {
+  const outbound = program.command(direction.name).description(direction.description);
+  const workflowIdOf = direction.workflowId;
+  const queryStatus = (client: Client, target: string): Promise<AnySyncStatus> =>
+    notFoundAsCliError(direction, target, () =>
+      client.workflow.getHandle(workflowIdOf(target)).query(syncStatusQuery),
+    );
+  const formatStatus = (status: AnySyncStatus): string =>
+    formatSyncStatus(workflowIdOf(status.target), status);
 
   const withSettings = (command: Command): Command =>
     command
@@ -48,15 +87,15 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
     command.option('-t, --target <name>', 'CRM target (default: the only or the "default" one)');
 
   withSettings(withTarget(outbound.command('start')))
-    .description('start the outbound sync of a target (settings default to the configuration)')
+    .description(`start the ${direction.name} sync of a target (settings default to the configuration)`)
     .action(async (options: SettingsOptions & { target?: string }, command: Command) => {
       const requested = settingsFrom(options);
       await withClient(command, io, options.target, async (client, config, target) => {
-        const settings = { ...config.outbound, ...requested };
-        const workflowId = outboundSyncWorkflowId(target);
+        const settings = { ...direction.configured(config), ...requested };
+        const workflowId = workflowIdOf(target);
         let started = true;
         try {
-          await client.workflow.start(outboundSync, {
+          await client.workflow.start(direction.workflow, {
             workflowId,
             taskQueue: config.temporal.taskQueue,
             args: [{ target, settings }],
@@ -70,7 +109,7 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
           [
             started
               ? `Started ${workflowId}.`
-              : `${workflowId} is already running; change its settings with \`crm-sync outbound configure\`.`,
+              : `${workflowId} is already running; change its settings with \`crm-sync ${direction.name} configure\`.`,
             formatStatus(status),
           ].join('\n'),
         );
@@ -82,8 +121,8 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
       .description(description)
       .action(async (options: { target?: string }, command: Command) => {
         await withClient(command, io, options.target, async (client, _config, target) => {
-          const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
-          await notFoundAsCliError(target, () => handle.signal(signal));
+          const handle = client.workflow.getHandle(workflowIdOf(target));
+          await notFoundAsCliError(direction, target, () => handle.signal(signal));
           const status = await queryStatus(client, target);
           output(command, io, status, () => `${done}\n${formatStatus(status)}`);
         });
@@ -107,7 +146,7 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
     });
 
   withSettings(withTarget(outbound.command('configure')))
-    .description('change the settings of a running outbound sync')
+    .description(`change the settings of a running ${direction.name} sync`)
     .action(async (options: SettingsOptions & { target?: string }, command: Command) => {
       const changes = settingsFrom(options);
       if (Object.keys(changes).length === 0) {
@@ -117,9 +156,11 @@ export function registerOutboundCommands(program: Command, io: CliIo): void {
         );
       }
       await withClient(command, io, options.target, async (client, _config, target) => {
-        const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
+        const handle = client.workflow.getHandle(workflowIdOf(target));
         try {
-          await notFoundAsCliError(target, () => handle.executeUpdate(configureUpdate, { args: [changes] }));
+          await notFoundAsCliError(direction, target, () =>
+            handle.executeUpdate(configureUpdate, { args: [changes] }),
+          );
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError)
             throw new CliError(err.cause?.message ?? err.message, 2);
@@ -159,48 +200,57 @@ async function withClient(
   }
 }
 
-async function notFoundAsCliError<T>(target: string, call: () => Promise<T>): Promise<T> {
+async function notFoundAsCliError<T>(
+  direction: SyncDirectionSpec,
+  target: string,
+  call: () => Promise<T>,
+): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
       throw new CliError(
-        `no outbound sync is running for target "${target}": start it with \`crm-sync outbound start --target ${target}\``,
+        `no ${direction.name} sync is running for target "${target}": start it with ` +
+          `\`crm-sync ${direction.name} start --target ${target}\``,
       );
     }
     throw err;
   }
 }
 
-function queryStatus(client: Client, target: string): Promise<OutboundSyncStatus> {
-  return notFoundAsCliError(target, () =>
-    client.workflow.getHandle(outboundSyncWorkflowId(target)).query(statusQuery),
-  );
+/** Counts not worth a word when they are zero or absent. */
+const quietCounts = new Set(['batches', 'heldRelays', 'echoes', 'unchanged', 'deleted', 'duplicates']);
+
+function formatCounts(counts: object): string {
+  return Object.entries(counts)
+    .filter(
+      ([name, value]) =>
+        typeof value === 'number' && name !== 'runs' && !(quietCounts.has(name) && value === 0),
+    )
+    .filter(([name]) => name !== 'batches')
+    .map(
+      ([name, value]) =>
+        `${name === 'heldRelays' ? 'relays waiting for their structure' : name} ${String(value)}`,
+    )
+    .join(', ');
 }
 
 /** The status as a person reads it. */
-export function formatStatus(status: OutboundSyncStatus, now = Date.now()): string {
+export function formatSyncStatus(workflowId: string, status: AnySyncStatus, now = Date.now()): string {
   const { settings, lastRun, totals } = status;
   const lines = [
-    `${outboundSyncWorkflowId(status.target)}: ${status.state}`,
+    `${workflowId}: ${status.state}`,
     `  settings: every ${settings.intervalMinutes} min, up to ${settings.maxContactsPerRun} contacts per run, ` +
-      `${settings.batchSize} per push`,
+      `${settings.batchSize} per batch`,
     `  next run: ${status.nextRunAt ? `${status.nextRunAt} (${relative(Date.parse(status.nextRunAt) - now)})` : 'none while paused'}`,
   ];
   if (lastRun) {
     const seconds = ((Date.parse(lastRun.finishedAt) - Date.parse(lastRun.startedAt)) / 1000).toFixed(1);
-    lines.push(
-      `  last run: ${lastRun.startedAt}, ${seconds} s: claimed ${lastRun.claimed}, delivered ${lastRun.delivered}, ` +
-        `rejected ${lastRun.rejected}, parked ${lastRun.parked}, duplicates ${lastRun.duplicates}` +
-        (lastRun.heldRelays ? `, ${lastRun.heldRelays} relays waiting for their structure` : ''),
-    );
+    lines.push(`  last run: ${lastRun.startedAt}, ${seconds} s: ${formatCounts(lastRun)}`);
   } else {
     lines.push('  last run: none yet');
   }
-  lines.push(
-    `  totals:   ${totals.runs} run${totals.runs === 1 ? '' : 's'}, claimed ${totals.claimed}, delivered ${totals.delivered}, ` +
-      `rejected ${totals.rejected}, parked ${totals.parked}, duplicates ${totals.duplicates}`,
-  );
+  lines.push(`  totals:   ${totals.runs} run${totals.runs === 1 ? '' : 's'}, ${formatCounts(totals)}`);
   return lines.join('\n');
 }
 
