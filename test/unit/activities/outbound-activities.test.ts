@@ -1,186 +1,18 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../src/activities';
 import { FailureType } from '../../../src/failure-types';
 import type { PrepareProgress } from '../../../src/activities/outbound-activities';
 import type { CrmAdapter, CrmPush, CrmPushResult } from '../../../src/adapters/crm/crm-adapter';
-import {
-  NotFoundError,
-  PermanentError,
-  ThrottledError,
-  TransientError,
-} from '../../../src/adapters/http/errors';
-import type { S360ContactUpdate } from '../../../src/adapters/s360/s360-client';
+import { PermanentError, ThrottledError, TransientError } from '../../../src/adapters/http/errors';
 import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
 import type { CrmContactRecord } from '../../../src/mapping/crm-contact-record';
-import type {
-  ClaimInput,
-  ClaimedEntry,
-  InboundChange,
-  OutboxCounts,
-  OutboxKey,
-  ParkInput,
-  ParkedRecord,
-  StagedPush,
-  SyncDirection,
-  SyncedFieldValue,
-  SyncStore,
-} from '../../../src/store/sync-store';
+import {
+  environment as activityEnvironment,
+  FakeS360,
+  MemorySyncStore,
+  s360Contact,
+} from '../../helpers/activity-fakes';
 import { loadMapping } from '../../../src/mapping/load-mapping';
-
-/** Just enough of a sync store to observe what the activities do with it. */
-class MemorySyncStore implements SyncStore {
-  readonly pending = new Map<string, { claimId?: string }>();
-  readonly parked: ParkInput[] = [];
-  readonly acknowledged: string[] = [];
-  readonly pushes = new Map<string, StagedPush>();
-
-  async migrate(): Promise<void> {}
-  async close(): Promise<void> {}
-  async enqueue(input: {
-    direction: SyncDirection;
-    targets: string[];
-    contactNumbers: string[];
-  }): Promise<void> {
-    for (const contactNumber of input.contactNumbers) {
-      this.pending.set(contactNumber, {});
-      this.enqueued.push(contactNumber);
-    }
-  }
-  async claim(input: ClaimInput): Promise<ClaimedEntry[]> {
-    const claimed = [...this.pending.entries()]
-      .filter(([, entry]) => entry.claimId === undefined || entry.claimId === input.claimId)
-      .slice(0, input.limit);
-    return claimed.map(([contactNumber, entry]) => {
-      entry.claimId = input.claimId;
-      return { contactNumber, version: 1, firstEnqueuedAt: '2024-01-01T00:00:00.000Z' };
-    });
-  }
-  async acknowledge(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
-    for (const contactNumber of input.contactNumbers) {
-      this.pending.delete(contactNumber);
-      this.acknowledged.push(contactNumber);
-    }
-  }
-  async park(input: ParkInput): Promise<void> {
-    this.pending.delete(input.contactNumber);
-    this.parked.push(input);
-  }
-  async listParked(filter: { contactNumbers?: string[] } = {}): Promise<ParkedRecord[]> {
-    return this.parked
-      .filter((record) => !filter.contactNumbers || filter.contactNumbers.includes(record.contactNumber))
-      .map((record) => ({
-        ...record,
-        attempts: 1,
-        firstParkedAt: '2024-01-01T00:00:00.000Z',
-        lastParkedAt: '2024-01-01T00:00:00.000Z',
-      }));
-  }
-  async retryParked(): Promise<number> {
-    return 0;
-  }
-  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void> {
-    if (!this.pushes.has(push.pushId)) this.pushes.set(push.pushId, { ...push });
-  }
-  async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
-    const push = this.pushes.get(pushId);
-    return push && { ...push };
-  }
-  async markPushDelivered(pushId: string): Promise<void> {
-    const push = this.pushes.get(pushId);
-    if (push) push.deliveredAt = new Date().toISOString();
-  }
-  readonly synced = new Map<string, string>();
-  readonly released: string[] = [];
-  readonly enqueued: string[] = [];
-  async release(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
-    for (const contactNumber of input.contactNumbers) {
-      const entry = this.pending.get(contactNumber);
-      if (entry?.claimId === input.claimId) delete entry.claimId;
-      this.released.push(contactNumber);
-    }
-  }
-  async recordSynced(input: {
-    target: string;
-    records: Array<{ contactNumber: string; entity: string }>;
-  }): Promise<void> {
-    for (const record of input.records) this.synced.set(record.contactNumber, record.entity);
-  }
-  async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
-    return input.contactNumbers.filter((contactNumber) => this.synced.has(contactNumber));
-  }
-  readonly inboundChanges = new Map<string, InboundChange>();
-  readonly syncedStates = new Map<string, Record<string, SyncedFieldValue>>();
-  async recordInboundChange(change: Omit<InboundChange, 'receivedAt'>): Promise<void> {
-    this.inboundChanges.set(change.contactNumber, { ...change, receivedAt: change.changedAt });
-    this.pending.set(change.contactNumber, {});
-  }
-  async getInboundChanges(input: { contactNumbers: string[] }): Promise<InboundChange[]> {
-    return input.contactNumbers.flatMap((contactNumber) => {
-      const change = this.inboundChanges.get(contactNumber);
-      return change ? [change] : [];
-    });
-  }
-  async getSyncedStates(input: {
-    contactNumbers: string[];
-  }): Promise<Map<string, Record<string, SyncedFieldValue>>> {
-    return new Map(
-      input.contactNumbers.flatMap((contactNumber) => {
-        const state = this.syncedStates.get(contactNumber);
-        return state ? [[contactNumber, state] as const] : [];
-      }),
-    );
-  }
-  async saveSyncedStates(input: {
-    states: Array<{ contactNumber: string; fields: Record<string, SyncedFieldValue> }>;
-  }): Promise<void> {
-    for (const state of input.states) this.syncedStates.set(state.contactNumber, { ...state.fields });
-  }
-  async counts(): Promise<OutboxCounts> {
-    return { pending: this.pending.size, claimed: 0, parked: this.parked.length };
-  }
-}
-
-function s360Contact(contactNumber: string, lastName: string | null = `Name ${contactNumber}`): S360Contact {
-  return s360ContactSchema.parse({
-    contactNumber,
-    contactType: 'INDIVIDUAL',
-    role: 'PUBLIC',
-    general: { firstName: 'Anaïs', lastName },
-    comMeans: { email: `c${contactNumber}@example.org` },
-    lastModificationDate: '2024-05-01T10:00:00.000Z',
-  });
-}
-
-/** An S-360 stand-in: known contacts, and per contact number an error to throw instead. */
-class FakeS360 {
-  readonly calls: string[] = [];
-  constructor(
-    private readonly contacts: Map<string, S360Contact>,
-    readonly failures = new Map<string, Error>(),
-  ) {}
-  readonly saves: S360ContactUpdate[] = [];
-  async saveIndividualContactData(update: S360ContactUpdate): Promise<{ contactNumber: string }> {
-    this.saves.push(update);
-    const contact = this.contacts.get(update.contactNumber);
-    if (!contact) {
-      throw new NotFoundError(`S-360 saveIndividualContactData: NOT_FOUND ${update.contactNumber}`, {
-        system: 'S-360',
-      });
-    }
-    this.contacts.set(update.contactNumber, { ...contact, ...update } as S360Contact);
-    return { contactNumber: update.contactNumber };
-  }
-  async getContactData(contactNumber: string): Promise<S360Contact> {
-    this.calls.push(contactNumber);
-    const failure = this.failures.get(contactNumber);
-    if (failure) throw failure;
-    const contact = this.contacts.get(contactNumber);
-    if (!contact)
-      throw new NotFoundError(`S-360 getContactData: NOT_FOUND ${contactNumber}`, { system: 'S-360' });
-    return contact;
-  }
-}
 
 class FakeCrm implements CrmAdapter {
   readonly target = 'default';
@@ -195,6 +27,10 @@ class FakeCrm implements CrmAdapter {
 const target = 'default';
 const defaultMapping = loadMapping();
 const claimId = 'outbound-sync:default/run-1';
+
+function environment(heartbeatDetails?: PrepareProgress) {
+  return activityEnvironment<PrepareProgress>(heartbeatDetails);
+}
 
 function setup(contacts: Array<string | S360Contact>) {
   const store = new MemorySyncStore();
@@ -212,13 +48,6 @@ function setup(contacts: Array<string | S360Contact>) {
     },
   });
   return { store, s360, crm, activities };
-}
-
-function environment(heartbeatDetails?: PrepareProgress) {
-  const env = new MockActivityEnvironment(heartbeatDetails ? { heartbeatDetails } : {});
-  const heartbeats: PrepareProgress[] = [];
-  env.on('heartbeat', (details: PrepareProgress) => heartbeats.push(details));
-  return { env, heartbeats };
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -370,6 +199,42 @@ describe('outbound activities', () => {
       );
       expect(failure.type).toBe(FailureType.Transient);
       expect(failure.nonRetryable).toBe(false);
+    });
+
+    it('acknowledges an echo of the synced state without staging it, and delivery saves the synced state', async () => {
+      const { store, crm, activities } = setup(['0001', '0002']);
+      const echo = defaultMapping.mapOutbound(s360Contact('0001'));
+      if (!echo.ok) throw new Error(echo.reason);
+      await store.saveSyncedStates({
+        target,
+        states: [{ contactNumber: '0001', fields: echo.record.fields }],
+      });
+      const { env } = environment();
+
+      await expect(
+        env.run(activities.prepareOutboundPush, {
+          target,
+          claimId,
+          pushId,
+          contactNumbers: ['0001', '0002'],
+        }),
+      ).resolves.toEqual({
+        prepared: 1,
+        parked: 0,
+        stagedContactNumbers: ['0002'],
+        heldRelays: [],
+        echoes: 1,
+      });
+      expect(store.acknowledged).toEqual(['0001']);
+      expect((await store.getStagedPush(pushId))?.contactNumbers).toEqual(['0002']);
+
+      await env.run(activities.deliverOutboundPush, { target, claimId, pushId });
+      expect(crm.pushes).toHaveLength(1);
+      const pushed = crm.pushes[0]?.records ?? [];
+      expect(pushed.map((record) => record.contactNumber)).toEqual(['0002']);
+      expect(store.syncedStates.get('0002')).toEqual(pushed[0]?.fields);
+      expect(store.syncedStates.get('0002')).toMatchObject({ LastName: 'Name 0002' });
+      expect(store.syncedStates.get('0001')).toEqual(echo.record.fields);
     });
 
     it('stops when the activity is cancelled', async () => {

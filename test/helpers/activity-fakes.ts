@@ -1,0 +1,194 @@
+/**
+ * Fakes shared by the activity tests: an in-memory sync store, an S-360 stand-in and a MockActivityEnvironment
+ * that records heartbeats.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { NotFoundError } from '../../src/adapters/http/errors';
+import type { S360ContactUpdate } from '../../src/adapters/s360/s360-client';
+import { s360ContactSchema, type S360Contact } from '../../src/adapters/s360/s360-contact';
+import type {
+  ClaimInput,
+  ClaimedEntry,
+  InboundChange,
+  OutboxCounts,
+  OutboxKey,
+  ParkInput,
+  ParkedRecord,
+  StagedPush,
+  SyncDirection,
+  SyncedFieldValue,
+  SyncStore,
+} from '../../src/store/sync-store';
+
+/** Just enough of a sync store to observe what the activities do with it. */
+export class MemorySyncStore implements SyncStore {
+  readonly pending = new Map<string, { claimId?: string }>();
+  readonly parked: ParkInput[] = [];
+  readonly acknowledged: string[] = [];
+  readonly pushes = new Map<string, StagedPush>();
+
+  async migrate(): Promise<void> {}
+  async close(): Promise<void> {}
+  async enqueue(input: {
+    direction: SyncDirection;
+    targets: string[];
+    contactNumbers: string[];
+  }): Promise<void> {
+    for (const contactNumber of input.contactNumbers) {
+      this.pending.set(contactNumber, {});
+      this.enqueued.push(contactNumber);
+    }
+  }
+  /** As the contract says: the rows this claim holds, exactly those, whatever the limit; else new ones. */
+  async claim(input: ClaimInput): Promise<ClaimedEntry[]> {
+    const entries = [...this.pending.entries()];
+    const held = entries.filter(([, entry]) => entry.claimId === input.claimId);
+    const claimed =
+      held.length > 0 || input.limit <= 0
+        ? held
+        : entries.filter(([, entry]) => entry.claimId === undefined).slice(0, input.limit);
+    return claimed.map(([contactNumber, entry]) => {
+      entry.claimId = input.claimId;
+      return { contactNumber, version: 1, firstEnqueuedAt: '2024-01-01T00:00:00.000Z' };
+    });
+  }
+  async acknowledge(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
+    for (const contactNumber of input.contactNumbers) {
+      this.pending.delete(contactNumber);
+      this.acknowledged.push(contactNumber);
+    }
+  }
+  async park(input: ParkInput): Promise<void> {
+    this.pending.delete(input.contactNumber);
+    this.parked.push(input);
+  }
+  async listParked(filter: { contactNumbers?: string[] } = {}): Promise<ParkedRecord[]> {
+    return this.parked
+      .filter((record) => !filter.contactNumbers || filter.contactNumbers.includes(record.contactNumber))
+      .map((record) => ({
+        ...record,
+        attempts: 1,
+        firstParkedAt: '2024-01-01T00:00:00.000Z',
+        lastParkedAt: '2024-01-01T00:00:00.000Z',
+      }));
+  }
+  async retryParked(): Promise<number> {
+    return 0;
+  }
+  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void> {
+    if (!this.pushes.has(push.pushId)) this.pushes.set(push.pushId, { ...push });
+  }
+  async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
+    const push = this.pushes.get(pushId);
+    return push && { ...push };
+  }
+  async markPushDelivered(pushId: string): Promise<void> {
+    const push = this.pushes.get(pushId);
+    if (push) push.deliveredAt = new Date().toISOString();
+  }
+  readonly synced = new Map<string, string>();
+  readonly released: string[] = [];
+  readonly enqueued: string[] = [];
+  async release(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
+    for (const contactNumber of input.contactNumbers) {
+      const entry = this.pending.get(contactNumber);
+      if (entry?.claimId === input.claimId) delete entry.claimId;
+      this.released.push(contactNumber);
+    }
+  }
+  async recordSynced(input: {
+    target: string;
+    records: Array<{ contactNumber: string; entity: string }>;
+  }): Promise<void> {
+    for (const record of input.records) this.synced.set(record.contactNumber, record.entity);
+  }
+  async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
+    return input.contactNumbers.filter((contactNumber) => this.synced.has(contactNumber));
+  }
+  readonly inboundChanges = new Map<string, InboundChange>();
+  readonly syncedStates = new Map<string, Record<string, SyncedFieldValue>>();
+  async recordInboundChange(change: Omit<InboundChange, 'receivedAt'>): Promise<void> {
+    this.inboundChanges.set(change.contactNumber, { ...change, receivedAt: change.changedAt });
+    this.pending.set(change.contactNumber, {});
+  }
+  async getInboundChanges(input: { contactNumbers: string[] }): Promise<InboundChange[]> {
+    return input.contactNumbers.flatMap((contactNumber) => {
+      const change = this.inboundChanges.get(contactNumber);
+      return change ? [change] : [];
+    });
+  }
+  async getSyncedStates(input: {
+    contactNumbers: string[];
+  }): Promise<Map<string, Record<string, SyncedFieldValue>>> {
+    return new Map(
+      input.contactNumbers.flatMap((contactNumber) => {
+        const state = this.syncedStates.get(contactNumber);
+        return state ? [[contactNumber, state] as const] : [];
+      }),
+    );
+  }
+  async saveSyncedStates(input: {
+    target: string;
+    states: Array<{ contactNumber: string; fields: Record<string, SyncedFieldValue> }>;
+  }): Promise<void> {
+    for (const state of input.states) this.syncedStates.set(state.contactNumber, { ...state.fields });
+  }
+  async counts(): Promise<OutboxCounts> {
+    return { pending: this.pending.size, claimed: 0, parked: this.parked.length };
+  }
+}
+
+export function s360Contact(
+  contactNumber: string,
+  lastName: string | null = `Name ${contactNumber}`,
+): S360Contact {
+  return s360ContactSchema.parse({
+    contactNumber,
+    contactType: 'INDIVIDUAL',
+    role: 'PUBLIC',
+    general: { firstName: 'Anaïs', lastName },
+    comMeans: { email: `c${contactNumber}@example.org` },
+    lastModificationDate: '2024-05-01T10:00:00.000Z',
+  });
+}
+
+/** An S-360 stand-in: known contacts, and per contact number an error to throw instead. */
+export class FakeS360 {
+  readonly calls: string[] = [];
+  constructor(
+    private readonly contacts: Map<string, S360Contact>,
+    readonly failures = new Map<string, Error>(),
+  ) {}
+  readonly saves: S360ContactUpdate[] = [];
+  async saveIndividualContactData(update: S360ContactUpdate): Promise<{ contactNumber: string }> {
+    this.saves.push(update);
+    const contact = this.contacts.get(update.contactNumber);
+    if (!contact) {
+      throw new NotFoundError(`S-360 saveIndividualContactData: NOT_FOUND ${update.contactNumber}`, {
+        system: 'S-360',
+      });
+    }
+    this.contacts.set(update.contactNumber, { ...contact, ...update } as S360Contact);
+    return { contactNumber: update.contactNumber };
+  }
+  async getContactData(contactNumber: string): Promise<S360Contact> {
+    this.calls.push(contactNumber);
+    const failure = this.failures.get(contactNumber);
+    if (failure) throw failure;
+    const contact = this.contacts.get(contactNumber);
+    if (!contact)
+      throw new NotFoundError(`S-360 getContactData: NOT_FOUND ${contactNumber}`, { system: 'S-360' });
+    return contact;
+  }
+}
+
+/**
+ * A MockActivityEnvironment, started from `heartbeatDetails` when given (a retried attempt), and the details of
+ * every heartbeat the activity sends.
+ */
+export function environment<Details = unknown>(heartbeatDetails?: Details) {
+  const env = new MockActivityEnvironment(heartbeatDetails ? { heartbeatDetails } : {});
+  const heartbeats: Details[] = [];
+  env.on('heartbeat', (details: Details) => heartbeats.push(details));
+  return { env, heartbeats };
+}
