@@ -1,0 +1,267 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { createInboundActivities } from '../../../src/activities/inbound-activities';
+import { TransientError } from '../../../src/adapters/http/errors';
+import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
+import { FailureType } from '../../../src/failure-types';
+import { loadMapping } from '../../../src/mapping/load-mapping';
+import type { InboundChange, SyncedFieldValue } from '../../../src/store/sync-store';
+import { environment, FakeS360, MemorySyncStore } from '../../helpers/activity-fakes';
+
+const target = 'default';
+const claimId = 'inbound-sync:default/run-1';
+const defaultMapping = loadMapping();
+
+/** An individual as S-360 holds it: Mrs. Anaïs Muller, who accepts e-mail. */
+function individual(contactNumber: string): S360Contact {
+  return s360ContactSchema.parse({
+    contactNumber,
+    contactType: 'INDIVIDUAL',
+    role: 'PUBLIC',
+    general: { title: 'MRS', firstName: 'Anaïs', lastName: 'Muller' },
+    comMeans: { email: `c${contactNumber}@example.org` },
+    authorizations: [{ code: 'EMAIL', value: true }],
+    lastModificationDate: '2024-05-01T10:00:00.000Z',
+  });
+}
+
+/** The CRM fields of a contact, as crm-sync pushes them. */
+function crmFields(contact: S360Contact): Record<string, SyncedFieldValue> {
+  const mapped = defaultMapping.mapOutbound(contact);
+  if (!mapped.ok) throw new Error(`cannot map ${contact.contactNumber}: ${mapped.reason}`);
+  return mapped.record.fields;
+}
+
+function changed(
+  contactNumber: string,
+  fields: Record<string, SyncedFieldValue>,
+): Omit<InboundChange, 'receivedAt'> {
+  return {
+    target,
+    contactNumber,
+    kind: 'changed',
+    entity: 'person',
+    fields,
+    changedAt: '2024-06-01T08:00:00.000Z',
+  };
+}
+
+function setup(contacts: S360Contact[]) {
+  const store = new MemorySyncStore();
+  const s360 = new FakeS360(new Map(contacts.map((contact) => [contact.contactNumber, contact])));
+  const activities = createInboundActivities({ store, s360, mapping: defaultMapping });
+  /** Stores the CRM changes and claims their contacts under the run's claim, as the workflow does. */
+  const receive = async (...changes: Array<Omit<InboundChange, 'receivedAt'>>): Promise<string[]> => {
+    for (const change of changes) await store.recordInboundChange(change);
+    const claimed = await store.claim({ direction: 'inbound', target, claimId, limit: 50 });
+    return claimed.map((entry) => entry.contactNumber);
+  };
+  const apply = (contactNumbers: string[]) =>
+    environment<string>().env.run(activities.applyInboundChanges, { target, claimId, contactNumbers });
+  return { store, s360, activities, receive, apply };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return error as ApplicationFailure;
+}
+
+const counts = { applied: 0, deleted: 0, echoes: 0, unchanged: 0, parked: 0 };
+
+describe('inbound activities', () => {
+  it('claims inbound changes under the run claim', async () => {
+    const { store, activities, receive } = setup([]);
+    for (const contactNumber of ['1', '2', '3']) await store.recordInboundChange(changed(contactNumber, {}));
+    const claim = jest.spyOn(store, 'claim');
+    const { env } = environment();
+    await expect(env.run(activities.claimInboundChanges, { target, claimId, limit: 2 })).resolves.toEqual({
+      contactNumbers: ['1', '2'],
+    });
+    expect(claim).toHaveBeenCalledWith({ direction: 'inbound', target, claimId, limit: 2 });
+    expect(store.pending.get('2')?.claimId).toBe(claimId);
+    expect(store.pending.get('3')?.claimId).toBeUndefined();
+    // A retried claim returns the same contacts.
+    await expect(receive()).resolves.toEqual(['1', '2']);
+  });
+
+  describe('applyInboundChanges', () => {
+    it('writes the changed sections to S-360, acknowledges, and saves the new state as synced', async () => {
+      const before = individual('0001');
+      const { store, s360, receive, apply } = setup([before]);
+      await store.saveSyncedStates({
+        target,
+        states: [{ contactNumber: '0001', fields: crmFields(before) }],
+      });
+      const contactNumbers = await receive(
+        changed('0001', { ...crmFields(before), FirstName: 'Zoé', HasOptedOutOfEmail: true }),
+      );
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, applied: 1 });
+
+      expect(s360.saves).toEqual([
+        {
+          contactNumber: '0001',
+          // The whole section as the CRM holds it: its empty Birthdate comes as null (S-360 had none).
+          general: { ...before.general, firstName: 'Zoé', birthDate: null },
+          authorizations: [{ code: 'EMAIL', value: false }],
+        },
+      ]);
+      expect(store.acknowledged).toEqual(['0001']);
+      expect(store.pending.size).toBe(0);
+      const updated: S360Contact = {
+        ...before,
+        general: { ...before.general, firstName: 'Zoé' },
+        authorizations: [{ code: 'EMAIL', value: false }],
+      };
+      expect(store.syncedStates.get('0001')).toEqual(crmFields(updated));
+      expect(store.syncedStates.get('0001')).toMatchObject({ FirstName: 'Zoé', HasOptedOutOfEmail: true });
+    });
+
+    it('sends nothing back for an echo of what crm-sync synced', async () => {
+      const contact = individual('0002');
+      const { store, s360, receive, apply } = setup([contact]);
+      const synced = crmFields(contact);
+      await store.saveSyncedStates({ target, states: [{ contactNumber: '0002', fields: synced }] });
+      // Equal on every inbound field; an outbound-only field (LeadSource) does not count.
+      const contactNumbers = await receive(changed('0002', { ...synced, LeadSource: 'Web' }));
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, echoes: 1 });
+
+      expect(s360.calls).toEqual([]);
+      expect(s360.saves).toEqual([]);
+      expect(store.acknowledged).toEqual(['0002']);
+      expect(store.syncedStates.get('0002')).toEqual(synced);
+    });
+
+    it('counts a change that maps to nothing new as unchanged, without saving', async () => {
+      const contact = individual('0003');
+      const { store, s360, receive, apply } = setup([contact]);
+      const contactNumbers = await receive(changed('0003', crmFields(contact)));
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, unchanged: 1 });
+
+      expect(s360.calls).toEqual(['0003']);
+      expect(s360.saves).toEqual([]);
+      expect(store.acknowledged).toEqual(['0003']);
+      expect(store.syncedStates.get('0003')).toEqual(crmFields(contact));
+    });
+
+    it('flags the S-360 contact of a record deleted in the CRM as inactive', async () => {
+      const { store, s360, receive, apply } = setup([individual('0004')]);
+      const contactNumbers = await receive({ ...changed('0004', {}), kind: 'deleted' });
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, deleted: 1 });
+
+      expect(s360.saves).toEqual([{ contactNumber: '0004', active: false }]);
+      expect(store.acknowledged).toEqual(['0004']);
+    });
+
+    it('parks a contact S-360 does not know as NOT_FOUND', async () => {
+      const { store, s360, receive, apply } = setup([]);
+      const contactNumbers = await receive(changed('0005', { FirstName: 'Zoé', LastName: 'Muller' }));
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, parked: 1 });
+
+      expect(s360.saves).toEqual([]);
+      expect(store.acknowledged).toEqual([]);
+      expect(store.parked).toEqual([
+        expect.objectContaining({
+          direction: 'inbound',
+          target,
+          claimId,
+          contactNumber: '0005',
+          code: 'NOT_FOUND',
+        }),
+      ]);
+    });
+
+    it('leaves the S-360 title as it is for a salutation not in the table', async () => {
+      const contact = individual('0006');
+      const { s360, receive, apply } = setup([contact]);
+      const contactNumbers = await receive(
+        changed('0006', { ...crmFields(contact), Salutation: 'Dr.', FirstName: 'Zoé' }),
+      );
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, applied: 1 });
+
+      expect(s360.saves).toEqual([
+        {
+          contactNumber: '0006',
+          general: { ...contact.general, title: 'MRS', firstName: 'Zoé', birthDate: null },
+        },
+      ]);
+    });
+
+    it('parks a CRM value that cannot be mapped as INVALID_RECORD, naming the field', async () => {
+      const contact = individual('0007');
+      const { store, s360, receive, apply } = setup([contact]);
+      const contactNumbers = await receive(
+        changed('0007', { ...crmFields(contact), Birthdate: '31.12.1990' }),
+      );
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, parked: 1 });
+
+      expect(s360.saves).toEqual([]);
+      expect(store.acknowledged).toEqual([]);
+      expect(store.parked).toEqual([
+        expect.objectContaining({
+          direction: 'inbound',
+          contactNumber: '0007',
+          code: 'INVALID_RECORD',
+          field: 'Birthdate',
+          reason: expect.stringContaining('Birthdate') as unknown,
+        }),
+      ]);
+      expect(store.syncedStates.has('0007')).toBe(false);
+    });
+
+    it('fails as retryable on a transient S-360 error, keeping the contacts handled before acknowledged', async () => {
+      const contacts = ['0011', '0012', '0013'].map(individual);
+      const { store, s360, receive, apply } = setup(contacts);
+      s360.failures.set('0012', new TransientError('S-360 HTTP 503', { system: 'S-360', status: 503 }));
+      const contactNumbers = await receive(
+        ...contacts.map((contact) =>
+          changed(contact.contactNumber, { ...crmFields(contact), FirstName: 'Zoé' }),
+        ),
+      );
+
+      const failure = await failureOf(apply(contactNumbers));
+
+      expect(failure.type).toBe(FailureType.Transient);
+      expect(failure.nonRetryable).toBe(false);
+      expect(s360.calls).toEqual(['0011', '0012']);
+      expect(s360.saves.map((save) => save.contactNumber)).toEqual(['0011']);
+      expect(store.acknowledged).toEqual(['0011']);
+      expect(store.parked).toEqual([]);
+      expect([...store.pending.keys()]).toEqual(['0012', '0013']);
+    });
+  });
+
+  it('parks the contacts a run gave up on, as inbound', async () => {
+    const { store, activities, receive } = setup([]);
+    await receive(changed('7', {}), changed('8', {}));
+    const { env } = environment();
+    await expect(
+      env.run(activities.parkInboundContacts, {
+        target,
+        claimId,
+        contactNumbers: ['7', '8'],
+        code: 'RETRIES_EXHAUSTED',
+        reason: 'S-360 unreachable',
+      }),
+    ).resolves.toEqual({ parked: 2 });
+    expect(store.parked).toEqual(
+      ['7', '8'].map((contactNumber) => ({
+        direction: 'inbound',
+        target,
+        claimId,
+        contactNumber,
+        code: 'RETRIES_EXHAUSTED',
+        reason: 'S-360 unreachable',
+      })),
+    );
+  });
+});
