@@ -103,6 +103,32 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'conflicts and CRM polling cursors',
+    sql: `
+      -- A field both sides changed since the last sync, with both values and the decision.
+      create table conflict (
+        conflict_id bigint generated always as identity primary key,
+        target text not null,
+        contact_number text not null,
+        field text not null,
+        base_value jsonb,
+        s360_value jsonb,
+        crm_value jsonb,
+        policy text not null,
+        winner text not null check (winner in ('s360', 'crm')),
+        decided_at timestamptz not null
+      );
+      create index conflict_recent_idx on conflict (decided_at desc, conflict_id desc);
+      -- Where the polling of a CRM's change list stopped, per target.
+      create table poll_cursor (
+        target text primary key,
+        cursor text not null,
+        updated_at timestamptz not null
+      );
+    `,
+  },
 ];
 
 /** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */

@@ -2,6 +2,7 @@ import { runMigrations } from './migrations';
 import type { SqlClient, SqlQueryable } from './sql-client';
 import type {
   HeldRelay,
+  SyncConflict,
   ClaimedEntry,
   ClaimInput,
   InboundChange,
@@ -33,6 +34,18 @@ interface ParkedRow {
   last_parked_at: Date | string;
 }
 
+interface ConflictRow {
+  target: string;
+  contact_number: string;
+  field: string;
+  base_value: string | null;
+  s360_value: string | null;
+  crm_value: string | null;
+  policy: string;
+  winner: string;
+  decided_at: Date | string;
+}
+
 interface StagedPushRow {
   push_id: string;
   target: string;
@@ -50,6 +63,11 @@ interface InboundChangeRow {
   fields: unknown;
   changed_at: Date | string;
   received_at: Date | string;
+}
+
+/** A field value stored as jsonb and selected as text (SQL NULL and JSON null are both null). */
+function jsonText(text: string | null): SyncedFieldValue {
+  return text === null ? null : (JSON.parse(text) as SyncedFieldValue);
 }
 
 /** A jsonb value as the driver gives it: parsed already (PGlite, pg) or as text. */
@@ -392,6 +410,71 @@ export class PgSyncStore implements SyncStore {
           [...latest].map(([contactNumber, fields]) => ({ contact_number: contactNumber, fields })),
         ),
       ],
+    );
+  }
+
+  async recordConflicts(conflicts: Array<Omit<SyncConflict, 'decidedAt'>>): Promise<void> {
+    if (conflicts.length === 0) return;
+    await this.sql.query(
+      `insert into conflict (target, contact_number, field, base_value, s360_value, crm_value, policy, winner,
+                             decided_at)
+       select c.target, c.contact_number, c.field, c.base_value, c.s360_value, c.crm_value, c.policy, c.winner, now()
+         from jsonb_to_recordset($1::jsonb) as c(target text, contact_number text, field text, base_value jsonb,
+                                                 s360_value jsonb, crm_value jsonb, policy text, winner text)`,
+      [
+        JSON.stringify(
+          conflicts.map((conflict) => ({
+            target: conflict.target,
+            contact_number: conflict.contactNumber,
+            field: conflict.field,
+            base_value: conflict.baseValue,
+            s360_value: conflict.s360Value,
+            crm_value: conflict.crmValue,
+            policy: conflict.policy,
+            winner: conflict.winner,
+          })),
+        ),
+      ],
+    );
+  }
+
+  async listConflicts(filter: { target?: string; limit?: number } = {}): Promise<SyncConflict[]> {
+    const { rows } = await this.sql.query<ConflictRow>(
+      // As text: a driver hands a jsonb string back already parsed, indistinguishable from JSON text.
+      `select target, contact_number, field, base_value::text as base_value, s360_value::text as s360_value,
+              crm_value::text as crm_value, policy, winner, decided_at
+         from conflict
+        where ($1::text is null or target = $1)
+        order by decided_at desc, conflict_id desc
+        limit $2`,
+      [filter.target ?? null, Math.max(0, Math.floor(filter.limit ?? 100))],
+    );
+    return rows.map((row) => ({
+      target: row.target,
+      contactNumber: row.contact_number,
+      field: row.field,
+      baseValue: jsonText(row.base_value),
+      s360Value: jsonText(row.s360_value),
+      crmValue: jsonText(row.crm_value),
+      policy: row.policy as SyncConflict['policy'],
+      winner: row.winner as SyncConflict['winner'],
+      decidedAt: toIso(row.decided_at),
+    }));
+  }
+
+  async getPollCursor(target: string): Promise<string | undefined> {
+    const { rows } = await this.sql.query<{ cursor: string }>(
+      'select cursor from poll_cursor where target = $1',
+      [target],
+    );
+    return rows[0]?.cursor;
+  }
+
+  async savePollCursor(target: string, cursor: string): Promise<void> {
+    await this.sql.query(
+      `insert into poll_cursor (target, cursor, updated_at) values ($1, $2, now())
+       on conflict (target) do update set cursor = excluded.cursor, updated_at = excluded.updated_at`,
+      [target, cursor],
     );
   }
 

@@ -89,6 +89,22 @@ export interface InboundChange {
   receivedAt: string;
 }
 
+/** A field both sides changed since the last sync, and how it was decided. */
+export interface SyncConflict {
+  target: string;
+  contactNumber: string;
+  /** The CRM field. */
+  field: string;
+  /** The value both sides last agreed on. */
+  baseValue: SyncedFieldValue;
+  s360Value: SyncedFieldValue;
+  crmValue: SyncedFieldValue;
+  /** The field's owner in the mapping: `s360`, `crm` or `latest` (the most recent change wins). */
+  policy: 's360' | 'crm' | 'latest';
+  winner: 's360' | 'crm';
+  decidedAt: string;
+}
+
 export interface OutboxCounts {
   pending: number;
   claimed: number;
@@ -107,7 +123,8 @@ export interface SyncStore {
   enqueue(input: { direction: SyncDirection; targets: string[]; contactNumbers: string[] }): Promise<void>;
 
   /**
-   * Claims up to `limit` pending contacts, oldest first. Rows already held by this `claimId` are returned again,
+   * Claims up to `limit` pending contacts, oldest first (`limit` 0: only the rows this claim already holds). Rows
+   * already held by this `claimId` are returned again,
    * exactly those (idempotent retry); rows held by another claim of the same key are taken over (one workflow per target runs
    * at a time, so such a claim belongs to a run that ended).
    */
@@ -176,6 +193,15 @@ export interface SyncStore {
     target: string;
     states: Array<{ contactNumber: string; fields: Record<string, SyncedFieldValue> }>;
   }): Promise<void>;
+
+  /** Records conflicts (each with both values and the decision). */
+  recordConflicts(conflicts: Array<Omit<SyncConflict, 'decidedAt'>>): Promise<void>;
+  /** Newest first; without a target, every target. */
+  listConflicts(filter?: { target?: string; limit?: number }): Promise<SyncConflict[]>;
+
+  /** Where polling the CRM target's change list stopped; undefined before the first poll. */
+  getPollCursor(target: string): Promise<string | undefined>;
+  savePollCursor(target: string, cursor: string): Promise<void>;
 
   /** `pending`: queued and unclaimed; `claimed`: held by a run; `parked`: records parked for the key. */
   counts(key: OutboxKey): Promise<OutboxCounts>;

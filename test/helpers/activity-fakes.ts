@@ -15,6 +15,7 @@ import type {
   ParkInput,
   ParkedRecord,
   StagedPush,
+  SyncConflict,
   SyncDirection,
   SyncedFieldValue,
   SyncStore,
@@ -132,6 +133,21 @@ export class MemorySyncStore implements SyncStore {
     states: Array<{ contactNumber: string; fields: Record<string, SyncedFieldValue> }>;
   }): Promise<void> {
     for (const state of input.states) this.syncedStates.set(state.contactNumber, { ...state.fields });
+  }
+  readonly conflicts: SyncConflict[] = [];
+  async recordConflicts(conflicts: Array<Omit<SyncConflict, 'decidedAt'>>): Promise<void> {
+    for (const conflict of conflicts)
+      this.conflicts.push({ ...conflict, decidedAt: '2024-01-01T00:00:00.000Z' });
+  }
+  async listConflicts(): Promise<SyncConflict[]> {
+    return [...this.conflicts].reverse();
+  }
+  readonly cursors = new Map<string, string>();
+  async getPollCursor(target: string): Promise<string | undefined> {
+    return this.cursors.get(target);
+  }
+  async savePollCursor(target: string, cursor: string): Promise<void> {
+    this.cursors.set(target, cursor);
   }
   async counts(): Promise<OutboxCounts> {
     return { pending: this.pending.size, claimed: 0, parked: this.parked.length };

@@ -450,12 +450,85 @@ describe('inbound changes and synced states', () => {
   });
 });
 
+describe('conflicts and polling cursors', () => {
+  it('lists conflicts newest first, per target, with both values and the decision', async () => {
+    await store.recordConflicts([
+      {
+        target: 'conflicts-a',
+        contactNumber: '0001',
+        field: 'FirstName',
+        baseValue: 'Zoé',
+        s360Value: 'Zoë',
+        crmValue: null,
+        policy: 'latest',
+        winner: 'crm',
+      },
+    ]);
+    await store.recordConflicts([
+      {
+        target: 'conflicts-a',
+        contactNumber: '0002',
+        field: 'HasOptedOutOfEmail',
+        baseValue: false,
+        s360Value: true,
+        crmValue: false,
+        policy: 's360',
+        winner: 's360',
+      },
+      {
+        target: 'conflicts-b',
+        contactNumber: '0003',
+        field: 'Phone',
+        baseValue: null,
+        s360Value: '1',
+        crmValue: '2',
+        policy: 'crm',
+        winner: 'crm',
+      },
+    ]);
+    const listed = await store.listConflicts({ target: 'conflicts-a' });
+    expect(listed.map(({ decidedAt, ...conflict }) => conflict)).toEqual([
+      {
+        target: 'conflicts-a',
+        contactNumber: '0002',
+        field: 'HasOptedOutOfEmail',
+        baseValue: false,
+        s360Value: true,
+        crmValue: false,
+        policy: 's360',
+        winner: 's360',
+      },
+      {
+        target: 'conflicts-a',
+        contactNumber: '0001',
+        field: 'FirstName',
+        baseValue: 'Zoé',
+        s360Value: 'Zoë',
+        crmValue: null,
+        policy: 'latest',
+        winner: 'crm',
+      },
+    ]);
+    expect(listed[0]?.decidedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await store.listConflicts({ target: 'conflicts-a', limit: 1 })).toHaveLength(1);
+  });
+
+  it('keeps one polling cursor per target', async () => {
+    expect(await store.getPollCursor('poll-a')).toBeUndefined();
+    await store.savePollCursor('poll-a', '17');
+    await store.savePollCursor('poll-a', '42');
+    await store.savePollCursor('poll-b', '1');
+    expect(await store.getPollCursor('poll-a')).toBe('42');
+    expect(await store.getPollCursor('poll-b')).toBe('1');
+  });
+});
+
 describe('schema and durability', () => {
   it('runs migrations again without change', async () => {
     await store.migrate();
     expect(await runMigrations(db)).toEqual([]);
     const { rows } = await db.query<{ version: number }>('select version from schema_migrations order by 1');
-    expect(rows.map((row) => row.version)).toEqual([1, 2, 3]);
+    expect(rows.map((row) => row.version)).toEqual([1, 2, 3, 4]);
   });
 
   it('keeps pending, claimed and parked rows across a close and reopen of the folder', async () => {
