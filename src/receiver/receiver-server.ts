@@ -79,6 +79,23 @@ const outboxQuerySchema = z.strictObject({
   direction: directionSchema.default('outbound'),
 });
 
+const conflictsQuerySchema = z.strictObject({
+  target: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+
+/** The most contacts one `POST /api/outbox/enqueue` takes. */
+const MAX_ENQUEUE_CONTACTS = 500;
+
+const enqueueBodySchema = z.strictObject({
+  target: z.string().min(1),
+  direction: directionSchema.default('outbound'),
+  contactNumbers: z
+    .array(contactNumberSchema)
+    .min(1, 'expected at least one contact number')
+    .max(MAX_ENQUEUE_CONTACTS, `expected at most ${MAX_ENQUEUE_CONTACTS} contact numbers`),
+});
+
 /** Where CRMs post their change events: `/notifications/crm/<target>`. */
 const CRM_NOTIFICATIONS_PREFIX = '/notifications/crm/';
 
@@ -118,6 +135,10 @@ class HttpError extends Error {
  * - `GET /api/parked?target=&direction=&limit=`: `{parked:[...]}`, newest first.
  * - `POST /api/parked/retry` `{target, direction?, contactNumbers?}`: `{requeued}`.
  * - `GET /api/outbox?target=&direction=`: `{direction, target, pending, claimed, parked}`.
+ * - `POST /api/outbox/enqueue` `{target, direction? (default outbound), contactNumbers:[1..500]}`: the contacts
+ *   queued for that target, durably, before `{queued}` (distinct contacts). Unknown target: 404 naming the
+ *   configured ones. Malformed: 400 naming the fields.
+ * - `GET /api/conflicts?target=&limit=` (limit 1..10000, default 100): `{conflicts:[...]}`, newest first.
  */
 export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
   const targets = [...new Set(options.targets)];
@@ -229,6 +250,33 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
           'invalid query',
         );
         return { status: 200, body: { ...key, ...(await store.counts(key)) } };
+      }
+
+      case '/api/outbox/enqueue': {
+        allow(method, ['POST']);
+        requireToken(options.adminToken, req);
+        const input = validate(
+          enqueueBodySchema,
+          await readJson(req, maxBodyBytes),
+          'invalid enqueue request',
+        );
+        if (!targets.includes(input.target)) {
+          throw new HttpError(
+            404,
+            `no CRM target "${input.target}" is configured (configured: ${targets.join(', ')})`,
+          );
+        }
+        const contactNumbers = [...new Set(input.contactNumbers)];
+        await store.enqueue({ direction: input.direction, targets: [input.target], contactNumbers });
+        return { status: 200, body: { queued: contactNumbers.length } };
+      }
+
+      case '/api/conflicts': {
+        allow(method, ['GET']);
+        requireToken(options.adminToken, req);
+        const query = validate(conflictsQuerySchema, searchParamsOf(url), 'invalid query');
+        const conflicts = await store.listConflicts(query);
+        return { status: 200, body: { conflicts } };
       }
 
       default:

@@ -419,6 +419,124 @@ describe('admin API', () => {
     const noTarget = await fetch(`${url}/api/outbox`, { headers: admin });
     expect(noTarget.status).toBe(400);
   });
+
+  it('queues contacts for one target, de-duplicated, outbound unless told', async () => {
+    const { url } = await receiver({ targets: ['e-one', 'e-two'], adminToken: 'admin-secret' });
+    const response = await post(
+      `${url}/api/outbox/enqueue`,
+      { target: 'e-one', contactNumbers: ['11', '12', '11'] },
+      admin,
+    );
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ queued: 2 });
+    expect(await store.counts(outbound('e-one'))).toEqual({ ...nothing, pending: 2 });
+    expect(await store.counts(outbound('e-two'))).toEqual(nothing);
+
+    const inbound = await post(
+      `${url}/api/outbox/enqueue`,
+      { target: 'e-two', direction: 'inbound', contactNumbers: ['13'] },
+      admin,
+    );
+    expect(await inbound.json()).toEqual({ queued: 1 });
+    expect(await store.counts({ direction: 'inbound', target: 'e-two' })).toEqual({ ...nothing, pending: 1 });
+    expect(await store.counts(outbound('e-two'))).toEqual(nothing);
+
+    const noToken = await post(`${url}/api/outbox/enqueue`, { target: 'e-one', contactNumbers: ['1'] });
+    expect(noToken.status).toBe(401);
+  });
+
+  it('answers 404 naming the configured targets and 400 naming the fields of a bad enqueue request', async () => {
+    const { url } = await receiver({ targets: ['e-bad-a', 'e-bad-b'], adminToken: 'admin-secret' });
+    const unknown = await post(`${url}/api/outbox/enqueue`, { target: 'nope', contactNumbers: ['1'] }, admin);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toBe(
+      'no CRM target "nope" is configured (configured: e-bad-a, e-bad-b)',
+    );
+
+    const bad = await post(
+      `${url}/api/outbox/enqueue`,
+      { target: 'e-bad-a', direction: 'sideways', contactNumbers: ['1', 'x1'] },
+      admin,
+    );
+    expect(bad.status).toBe(400);
+    const body = (await bad.json()) as { error: string; issues: Array<{ path: string }> };
+    expect(body.issues.map((issue) => issue.path).sort()).toEqual(['contactNumbers[1]', 'direction']);
+    expect(body.error).toContain('contactNumbers[1]: expected a contact number');
+
+    const empty = await post(`${url}/api/outbox/enqueue`, { target: 'e-bad-a', contactNumbers: [] }, admin);
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: string }).error).toContain(
+      'contactNumbers: expected at least one',
+    );
+    const tooMany = await post(
+      `${url}/api/outbox/enqueue`,
+      { target: 'e-bad-a', contactNumbers: Array.from({ length: 501 }, (_, i) => String(i + 1)) },
+      admin,
+    );
+    expect(tooMany.status).toBe(400);
+    expect(((await tooMany.json()) as { error: string }).error).toContain(
+      'contactNumbers: expected at most 500',
+    );
+    const missing = await post(`${url}/api/outbox/enqueue`, { target: 'e-bad-a' }, admin);
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { issues: Array<{ path: string }> }).issues[0]?.path).toBe(
+      'contactNumbers',
+    );
+    expect(await store.counts(outbound('e-bad-a'))).toEqual(nothing);
+    expect((await fetch(`${url}/api/outbox/enqueue`, { headers: admin })).status).toBe(405);
+  });
+
+  it('lists conflicts newest first, filtered by target and limited', async () => {
+    const { url } = await receiver({ targets: ['c-list'], adminToken: 'admin-secret' });
+    const conflict = {
+      target: 'c-list',
+      contactNumber: '21',
+      field: 'Email',
+      baseValue: 'old@example.com',
+      s360Value: 's360@example.com',
+      crmValue: 'crm@example.com',
+      policy: 'latest',
+      winner: 'crm',
+    } as const;
+    await store.recordConflicts([conflict]);
+    await store.recordConflicts([
+      { ...conflict, contactNumber: '22', field: 'Phone', baseValue: null, s360Value: 1, crmValue: true },
+    ]);
+    await store.recordConflicts([{ ...conflict, target: 'c-other', contactNumber: '23' }]);
+
+    expect((await fetch(`${url}/api/conflicts`)).status).toBe(401);
+    const response = await fetch(`${url}/api/conflicts?target=c-list`, { headers: admin });
+    expect(response.status).toBe(200);
+    const { conflicts } = (await response.json()) as { conflicts: Array<Record<string, unknown>> };
+    expect(conflicts).toEqual([
+      {
+        ...conflict,
+        contactNumber: '22',
+        field: 'Phone',
+        baseValue: null,
+        s360Value: 1,
+        crmValue: true,
+        decidedAt: expect.any(String),
+      },
+      { ...conflict, decidedAt: expect.any(String) },
+    ]);
+
+    const limited = await fetch(`${url}/api/conflicts?target=c-list&limit=1`, { headers: admin });
+    expect(((await limited.json()) as { conflicts: Array<{ contactNumber: string }> }).conflicts).toEqual([
+      expect.objectContaining({ contactNumber: '22' }),
+    ]);
+    const all = await fetch(`${url}/api/conflicts?limit=10000`, { headers: admin });
+    const everyTarget = ((await all.json()) as { conflicts: Array<{ target: string }> }).conflicts;
+    expect(everyTarget.map((row) => row.target)).toEqual(expect.arrayContaining(['c-list', 'c-other']));
+
+    for (const limit of ['0', '10001', 'x']) {
+      const bad = await fetch(`${url}/api/conflicts?limit=${limit}`, { headers: admin });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { issues: Array<{ path: string }> }).issues.map((i) => i.path)).toEqual([
+        'limit',
+      ]);
+    }
+  });
 });
 
 describe('startReceiver', () => {
