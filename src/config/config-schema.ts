@@ -54,6 +54,20 @@ export const webhookTargetSchema = z.object({
     .string()
     .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected a Standard Webhooks secret: "whsec_" then base64')
     .optional(),
+  /**
+   * For a CRM that cannot call out: its change list, polled by the inbound sync (`GET <url>?after=<cursor>&limit=
+   * <pageSize>` -> `{changes: [{seq, event}], nextAfter}`). Absent: changes only arrive by webhook.
+   */
+  changes: z
+    .object({
+      /** The absolute URL of the CRM's change list, e.g. http://127.0.0.1:8082/changes. */
+      url: z.url({ message: 'expected an absolute URL, e.g. http://127.0.0.1:8082/changes' }),
+      /** Sent as `Authorization: Bearer <apiToken>` when set. */
+      apiToken: z.string().min(1).optional(),
+      /** Changes asked for per request. */
+      pageSize: z.number().int().min(1).max(1000).default(100),
+    })
+    .optional(),
 });
 
 export const crmTargetSchema = z.discriminatedUnion('kind', [webhookTargetSchema]);

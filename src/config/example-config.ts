@@ -36,6 +36,11 @@ crm:
       timeoutMs: 30000
       # The secret the CRM signs its change events with (POST /notifications/crm/default); default: signingSecret.
       # inboundSigningSecret: whsec_...                                      # CRM_SYNC_CRM_INBOUND_SIGNING_SECRET
+      # For a CRM that cannot call out: crm-sync polls its change list at the start of every inbound run.
+      # changes:
+      #   url: http://127.0.0.1:8082/changes   # GET ?after=<cursor>&limit=<pageSize> -> {changes, nextAfter}
+      #   apiToken: a-crm-api-token            # sent as "Authorization: Bearer <apiToken>" when set
+      #   pageSize: 100                        # changes per request, 1..1000
 
 # The service's HTTP endpoint: S-360 change notifications (POST /notifications/s360), CRM change events
 # (POST /notifications/crm/<target>) and the admin API the CLI uses (/api).

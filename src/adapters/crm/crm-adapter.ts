@@ -1,4 +1,5 @@
 import type { CrmContactRecord } from '../../mapping/crm-contact-record';
+import type { CrmChangeEvent } from './crm-change-event';
 
 /** One payload sent to a CRM: at most 50 records, with an idempotency key that stays the same across retries. */
 export interface CrmPush {
@@ -31,4 +32,25 @@ export interface CrmAdapter {
   readonly target: string;
   /** `options.signal` (optional to implement) aborts the push, e.g. when the activity is cancelled. */
   pushContacts(push: CrmPush, options?: { signal?: AbortSignal }): Promise<CrmPushResult>;
+  /**
+   * Polling mode, for a CRM that cannot call out: the changes its users made after the cursor `after` (from the
+   * start when absent), oldest first, at most `limit`. `next` is the cursor to pass next time (the same one when
+   * nothing changed). Absent when the target only sends its changes by webhook.
+   */
+  listChanges?(input: CrmListChangesInput, options?: { signal?: AbortSignal }): Promise<CrmChangesPage>;
+  /** How many changes to ask {@link CrmAdapter.listChanges} for per call, when the target configures it. */
+  readonly changesPageSize?: number;
+}
+
+export interface CrmListChangesInput {
+  /** The cursor returned as `next` by the previous call; absent: from the start. */
+  after?: string;
+  limit: number;
+}
+
+/** One page of a CRM's change list. */
+export interface CrmChangesPage {
+  changes: CrmChangeEvent[];
+  /** The cursor after the last change of this page. */
+  next: string;
 }

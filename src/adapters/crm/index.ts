@@ -1,7 +1,14 @@
 import type { CrmAdapter } from './crm-adapter';
 import { WebhookCrmAdapter } from './webhook-crm-adapter';
 
-export type { CrmAdapter, CrmPush, CrmPushRecordResult, CrmPushResult } from './crm-adapter';
+export type {
+  CrmAdapter,
+  CrmChangesPage,
+  CrmListChangesInput,
+  CrmPush,
+  CrmPushRecordResult,
+  CrmPushResult,
+} from './crm-adapter';
 export { WebhookCrmAdapter, type WebhookCrmAdapterOptions } from './webhook-crm-adapter';
 
 /**
@@ -14,6 +21,8 @@ export type CrmAdapterTarget = {
   url: string;
   signingSecret: string;
   timeoutMs?: number;
+  /** The CRM's change list, when crm-sync polls it. */
+  changes?: { url: string; apiToken?: string; pageSize?: number };
 };
 
 /** Builds the adapter of one configured CRM target (called once per target by the worker). */
@@ -25,6 +34,7 @@ export function createCrmAdapter(target: CrmAdapterTarget): CrmAdapter {
         url: target.url,
         signingSecret: target.signingSecret,
         ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}),
+        ...(target.changes !== undefined ? { changes: target.changes } : {}),
       });
   }
 }

@@ -1,8 +1,10 @@
 import type { Got } from 'got';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
+import { PermanentError } from '../http/errors';
 import { createHttpClient, toAdapterError } from '../http/http-client';
-import type { CrmAdapter, CrmPush, CrmPushResult } from './crm-adapter';
+import type { CrmAdapter, CrmChangesPage, CrmListChangesInput, CrmPush, CrmPushResult } from './crm-adapter';
+import { crmChangeEventSchema } from './crm-change-event';
 
 export interface WebhookCrmAdapterOptions {
   /** The target name (configuration, workflow ID). */
@@ -15,6 +17,17 @@ export interface WebhookCrmAdapterOptions {
   timeoutMs?: number;
   /** Wall clock for `webhook-timestamp`; tests pass a fake one. */
   now?: () => Date;
+  /** The CRM's change list, for polling; without it the adapter has no `listChanges`. */
+  changes?: WebhookChangeListOptions;
+}
+
+export interface WebhookChangeListOptions {
+  /** Absolute URL of `GET ?after=<cursor>&limit=<n>` -> `{changes: [{seq, event}], nextAfter}`. */
+  url: string;
+  /** Sent as `Authorization: Bearer <apiToken>` when set. */
+  apiToken?: string;
+  /** Default 100. */
+  pageSize?: number;
 }
 
 /** The event type of a contact push. */
@@ -27,11 +40,18 @@ const pushResponseSchema = z.object({
     .optional(),
 });
 
+const changesPageSchema = z.object({
+  changes: z.array(
+    z.object({ seq: z.union([z.number(), z.string()]).optional(), event: crmChangeEventSchema }),
+  ),
+  nextAfter: z.union([z.number().int().min(0), z.string().min(1)]),
+});
+
 /**
  * A generic CRM reached by a signed webhook: each push is one POST of `{type: 'contact.upsert', data: {records}}`
  * signed per Standard Webhooks, with the push ID as `webhook-id` so that the receiver recognises a retry. The
  * receiver answers 2xx with `{duplicate, results: [{contactNumber, ok, reason?}]}`; a 2xx without such a body means
- * every record was accepted.
+ * every record was accepted. With `changes` configured, its change list can be polled too ({@link listChanges}).
  */
 export class WebhookCrmAdapter implements CrmAdapter {
   readonly target: string;
@@ -41,6 +61,12 @@ export class WebhookCrmAdapter implements CrmAdapter {
   private readonly operation: string;
   private readonly system: string;
   private readonly now: () => Date;
+  /** Present only when the target configures its change list. */
+  readonly listChanges?: (
+    input: CrmListChangesInput,
+    options?: { signal?: AbortSignal },
+  ) => Promise<CrmChangesPage>;
+  readonly changesPageSize?: number;
 
   constructor(options: WebhookCrmAdapterOptions) {
     this.target = options.target;
@@ -50,6 +76,57 @@ export class WebhookCrmAdapter implements CrmAdapter {
     this.webhook = new Webhook(options.signingSecret);
     this.http = createHttpClient({ system: this.system, timeoutMs: options.timeoutMs ?? 30_000 });
     this.now = options.now ?? (() => new Date());
+    const changes = options.changes;
+    if (changes) {
+      this.changesPageSize = changes.pageSize ?? 100;
+      this.listChanges = (input, listOptions) => this.fetchChanges(changes, input, listOptions);
+    }
+  }
+
+  /** One page of the change list, validated: a malformed answer is a {@link PermanentError} naming the field. */
+  private async fetchChanges(
+    changes: WebhookChangeListOptions,
+    input: CrmListChangesInput,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<CrmChangesPage> {
+    const url = new URL(changes.url);
+    if (input.after !== undefined) url.searchParams.set('after', input.after);
+    url.searchParams.set('limit', String(input.limit));
+    const operation = `GET ${url.pathname}`;
+    let body: unknown;
+    try {
+      const response = await this.http.get(url, {
+        responseType: 'json',
+        ...(changes.apiToken !== undefined
+          ? { headers: { authorization: `Bearer ${changes.apiToken}` } }
+          : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      body = response.body;
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason ?? err;
+      throw toAdapterError(err, {
+        system: this.system,
+        operation: `${operation} (after ${input.after ?? 'the start'})`,
+        throttleOn5xxWithRetryAfter: true,
+      });
+    }
+    const parsed = changesPageSchema.safeParse(body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues
+        .slice(0, 3)
+        .map((issue) => `${issuePath(issue.path)}: ${issue.message}`)
+        .join('; ');
+      throw new PermanentError(`${this.system} ${operation}: malformed change list (${problems})`, {
+        system: this.system,
+        code: 'INVALID_RESPONSE',
+        cause: parsed.error,
+      });
+    }
+    return {
+      changes: parsed.data.changes.map((entry) => entry.event),
+      next: String(parsed.data.nextAfter),
+    };
   }
 
   async pushContacts(push: CrmPush, options: { signal?: AbortSignal } = {}): Promise<CrmPushResult> {
@@ -102,4 +179,12 @@ function parsePushResponse(body: string): CrmPushResult {
       ...(reason ? { reason } : {}),
     })),
   };
+}
+
+/** `changes[0].event.type`; `(body)` for the answer itself. */
+function issuePath(path: ReadonlyArray<PropertyKey>): string {
+  const text = path
+    .map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+  return text === '' ? '(body)' : text;
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { createCrmAdapter, WebhookCrmAdapter } from '../../../src/adapters/crm';
+import type { CrmChangeEvent } from '../../../src/adapters/crm/crm-change-event';
 import type { CrmContactRecord } from '../../../src/mapping/crm-contact-record';
 import { PermanentError, ThrottledError, TransientError } from '../../../src/adapters/http/errors';
 import { startLocalServer, sendJson, type LocalServer, type SeenRequest } from './local-server';
@@ -15,8 +16,25 @@ const seenIds = new Set<string>();
 let fault: ((res: ServerResponse) => void) | undefined;
 let server: LocalServer;
 
+// The CRM's change list (`GET /changes?after=&limit=`), open to `Bearer list-token` only.
+const apiToken = 'list-token';
+const changeList: CrmChangeEvent[] = [];
+
+function listChanges(request: SeenRequest, res: ServerResponse): void {
+  if (request.headers.authorization !== `Bearer ${apiToken}`)
+    return sendJson(res, 401, { error: 'bad token' });
+  const url = new URL(request.path, 'http://crm.test');
+  const after = Number(url.searchParams.get('after') ?? 0);
+  const limit = Number(url.searchParams.get('limit'));
+  const changes = changeList
+    .slice(after, after + limit)
+    .map((event, index) => ({ seq: after + index + 1, event }));
+  sendJson(res, 200, { changes, nextAfter: after + changes.length });
+}
+
 function handle(request: SeenRequest, res: ServerResponse): void {
   if (fault) return fault(res);
+  if (request.path.startsWith('/changes')) return listChanges(request, res);
   let event: { type: string; data: { records: CrmContactRecord[] } };
   try {
     event = receiver.verify(request.body, request.headers as Record<string, string>) as typeof event;
@@ -53,6 +71,7 @@ beforeEach(() => {
   server.requests.length = 0;
   stored.clear();
   seenIds.clear();
+  changeList.length = 0;
 });
 
 function adapter(secret = signingSecret): WebhookCrmAdapter {
@@ -172,5 +191,117 @@ describe('WebhookCrmAdapter', () => {
     });
     expect(crm).toBeInstanceOf(WebhookCrmAdapter);
     expect(crm.target).toBe('marketing');
+  });
+
+  describe('listChanges', () => {
+    function pollingAdapter(token = apiToken): WebhookCrmAdapter {
+      return new WebhookCrmAdapter({
+        target: 'default',
+        url: `${server.url}/hooks/contacts`,
+        signingSecret,
+        timeoutMs: 2_000,
+        changes: { url: `${server.url}/changes`, apiToken: token, pageSize: 2 },
+      });
+    }
+    const changedEvent = (contactNumber: string, lastName: string): CrmChangeEvent => ({
+      type: 'contact.changed',
+      data: {
+        record: {
+          contactNumber,
+          entity: 'person',
+          fields: { LastName: lastName, HasOptedOutOfEmail: false },
+          modifiedAt: '2024-06-01T08:00:00.000Z',
+        },
+      },
+    });
+    const deletedEvent: CrmChangeEvent = {
+      type: 'contact.deleted',
+      data: { contactNumber: '0009', entity: 'person', deletedAt: '2024-06-02T09:30:00.000+02:00' },
+    };
+
+    it('is absent when the target has no change list', () => {
+      expect(adapter().listChanges).toBeUndefined();
+      expect(adapter().changesPageSize).toBeUndefined();
+      expect(pollingAdapter().changesPageSize).toBe(2);
+    });
+
+    it('reads the change list page by page from a cursor, with the bearer token', async () => {
+      changeList.push(changedEvent('000042', 'Ødegård'), deletedEvent, changedEvent('0007', 'Muller'));
+      const crm = pollingAdapter();
+      const first = await crm.listChanges!({ limit: 2 });
+      expect(first).toEqual({ changes: [changedEvent('000042', 'Ødegård'), deletedEvent], next: '2' });
+      const second = await crm.listChanges!({ after: first.next, limit: 2 });
+      expect(second).toEqual({ changes: [changedEvent('0007', 'Muller')], next: '3' });
+      await expect(crm.listChanges!({ after: second.next, limit: 2 })).resolves.toEqual({
+        changes: [],
+        next: '3',
+      });
+      expect(server.requests.map((request) => request.path)).toEqual([
+        '/changes?limit=2',
+        '/changes?after=2&limit=2',
+        '/changes?after=3&limit=2',
+      ]);
+      expect(server.requests[0]?.method).toBe('GET');
+      expect(server.requests[0]?.headers.authorization).toBe(`Bearer ${apiToken}`);
+    });
+
+    it('is built from a target configuration with `changes`', async () => {
+      changeList.push(deletedEvent);
+      const crm = createCrmAdapter({
+        name: 'polled',
+        kind: 'webhook',
+        url: `${server.url}/hooks`,
+        signingSecret,
+        changes: { url: `${server.url}/changes`, apiToken, pageSize: 50 },
+      });
+      expect(crm.changesPageSize).toBe(50);
+      await expect(crm.listChanges?.({ limit: 50 })).resolves.toEqual({ changes: [deletedEvent], next: '1' });
+    });
+
+    it('fails with a PermanentError naming the field of a malformed answer', async () => {
+      fault = (res) =>
+        sendJson(res, 200, {
+          changes: [
+            { seq: 1, event: changedEvent('1', 'A') },
+            { seq: 2, event: { type: 'contact.changed', data: { record: { contactNumber: '2' } } } },
+          ],
+          nextAfter: 2,
+        });
+      const err = (await rejection(pollingAdapter().listChanges!({ limit: 2 }))) as PermanentError;
+      expect(err).toBeInstanceOf(PermanentError);
+      expect(err.code).toBe('INVALID_RESPONSE');
+      expect(err.message).toMatch(/^CRM default GET \/changes: malformed change list \(/);
+      expect(err.message).toContain('changes[1].event.data.record.entity');
+
+      fault = (res) => sendJson(res, 200, { changes: [] });
+      expect(((await rejection(pollingAdapter().listChanges!({ limit: 2 }))) as Error).message).toContain(
+        'nextAfter',
+      );
+
+      fault = (res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>login</html>');
+      };
+      expect(await rejection(pollingAdapter().listChanges!({ limit: 2 }))).toMatchObject({
+        code: 'INVALID_RESPONSE',
+      });
+    });
+
+    it('translates HTTP errors like the push does', async () => {
+      const unauthorized = (await rejection(
+        pollingAdapter('wrong-token').listChanges!({ after: '5', limit: 2 }),
+      )) as PermanentError;
+      expect(unauthorized).toBeInstanceOf(PermanentError);
+      expect(unauthorized.code).toBe('UNAUTHORIZED');
+      expect(unauthorized.message).toMatch(/^CRM default GET \/changes \(after 5\): HTTP 401/);
+
+      fault = (res) => sendJson(res, 503, { message: 'maintenance' }, { 'retry-after': '3' });
+      const throttled = (await rejection(pollingAdapter().listChanges!({ limit: 2 }))) as ThrottledError;
+      expect(throttled).toBeInstanceOf(ThrottledError);
+      expect(throttled.retryAfterMs).toBe(3_000);
+
+      fault = (res) => sendJson(res, 500, {});
+      expect(await rejection(pollingAdapter().listChanges!({ limit: 2 }))).toBeInstanceOf(TransientError);
+    });
   });
 });
