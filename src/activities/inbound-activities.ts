@@ -4,7 +4,7 @@ import type { S360Client, S360ContactUpdate } from '../adapters/s360/s360-client
 import type { S360Contact } from '../adapters/s360/s360-contact';
 import type { MappingPlan } from '../mapping/compile-mapping';
 import type { CrmEntity } from '../mapping/mapping-config-schema';
-import type { InboundChange, SyncedFieldValue, SyncStore } from '../store/sync-store';
+import type { InboundChange, SyncConflict, SyncedFieldValue, SyncStore } from '../store/sync-store';
 import type {
   ApplyInboundChangesInput,
   ApplyInboundChangesResult,
@@ -146,12 +146,13 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
     signal: AbortSignal,
   ): Promise<Outcome> {
     const entity = change.entity ?? 'person';
-    const fields = inboundFields(entity);
+    const fields = inboundFields(entity).filter((field) => Object.hasOwn(change.fields, field));
     if (syncedFields && fields.every((field) => sameValue(change.fields[field], syncedFields[field]))) {
       return { kind: 'echoes' };
     }
     const base = await s360.getContactData(change.contactNumber, { signal });
-    const mapped = mapping.mapInbound({ entity, fields: pick(change.fields, fields) }, base);
+    const { toWrite, conflicts } = merge(change, entity, fields, syncedFields, base);
+    const mapped = mapping.mapInbound({ entity, fields: toWrite }, base);
     if (!mapped.ok) {
       return {
         kind: 'parked',
@@ -169,15 +170,79 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
     }
     const kind = Object.keys(update).length > 1 ? 'applied' : 'unchanged';
     if (kind === 'applied') await s360.saveIndividualContactData(update, { signal });
+    await store.recordConflicts(conflicts);
     // What both sides now hold, as the outbound direction sees it: S-360's notification of this write is an echo.
+    // Where S-360 won a conflict the CRM still holds its own value: kept as such, so the outbound sync sends it.
     const agreed = mapping.mapOutbound(updated);
+    const state = { ...(agreed.ok ? agreed.record.fields : change.fields) };
+    for (const conflict of conflicts)
+      if (conflict.winner === 's360') state[conflict.field] = conflict.crmValue;
     await store.saveSyncedStates({
       target: change.target,
-      states: [
-        { contactNumber: change.contactNumber, fields: agreed.ok ? agreed.record.fields : change.fields },
-      ],
+      states: [{ contactNumber: change.contactNumber, fields: state }],
     });
     return { kind };
+  }
+
+  /**
+   * Seed 002, section 5: a three-way merge against the last synced state. A field the CRM did not change keeps
+   * S-360's value; a field only the CRM changed takes the CRM's; a field both changed (to different values) is a
+   * conflict, decided by the field's owner in the mapping — `s360`, `crm`, or `latest` (the later of the CRM
+   * change and S-360's last modification) — and recorded. Without a synced state (never synced), the CRM's values
+   * are taken.
+   */
+  function merge(
+    change: InboundChange,
+    entity: CrmEntity,
+    fields: readonly string[],
+    syncedFields: Record<string, SyncedFieldValue> | undefined,
+    base: S360Contact,
+  ): { toWrite: Record<string, SyncedFieldValue>; conflicts: Array<Omit<SyncConflict, 'decidedAt'>> } {
+    const toWrite: Record<string, SyncedFieldValue> = {};
+    const conflicts: Array<Omit<SyncConflict, 'decidedAt'>> = [];
+    const current = syncedFields ? mapping.mapOutbound(base) : undefined;
+    const s360Now = current?.ok ? current.record.fields : undefined;
+    for (const field of fields) {
+      const crmValue = change.fields[field] ?? null;
+      if (!syncedFields || !s360Now || !Object.hasOwn(s360Now, field)) {
+        toWrite[field] = crmValue;
+        continue;
+      }
+      const baseValue = syncedFields[field] ?? null;
+      const s360Value = s360Now[field] ?? null;
+      if (sameValue(crmValue, baseValue)) continue;
+      if (sameValue(s360Value, baseValue) || sameValue(s360Value, crmValue)) {
+        toWrite[field] = crmValue;
+        continue;
+      }
+      const policy = ownerOf(entity, field);
+      const winner =
+        policy === 'latest'
+          ? Date.parse(change.changedAt) >= Date.parse(base.lastModificationDate)
+            ? 'crm'
+            : 's360'
+          : policy;
+      conflicts.push({
+        target: change.target,
+        contactNumber: change.contactNumber,
+        field,
+        baseValue,
+        s360Value,
+        crmValue,
+        policy,
+        winner,
+      });
+      if (winner === 'crm') toWrite[field] = crmValue;
+    }
+    return { toWrite, conflicts };
+  }
+
+  function ownerOf(entity: CrmEntity, field: string): 's360' | 'crm' | 'latest' {
+    return (
+      mapping.rules.find(
+        (rule) => rule.crm === field && rule.direction !== 'outbound' && rule.entities.has(entity),
+      )?.owner ?? 'latest'
+    );
   }
 
   async function parkInboundContacts(input: ParkInboundContactsInput): Promise<{ parked: number }> {
@@ -202,15 +267,6 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
   }
 
   return { claimInboundChanges, applyInboundChanges, parkInboundContacts };
-}
-
-function pick(
-  fields: Readonly<Record<string, SyncedFieldValue>>,
-  names: readonly string[],
-): Record<string, SyncedFieldValue> {
-  const picked: Record<string, SyncedFieldValue> = {};
-  for (const name of names) if (Object.hasOwn(fields, name)) picked[name] = fields[name] ?? null;
-  return picked;
 }
 
 /** A section as text to compare, an attribute set to null being the same as an absent one. */

@@ -53,6 +53,8 @@ export interface CompiledRule {
   readonly maxLength: number | undefined;
   readonly onTooLong: 'reject' | 'truncate';
   readonly required: boolean;
+  /** Who wins when both sides changed the field since the last sync. */
+  readonly owner: 's360' | 'crm' | 'latest';
 }
 
 /** A compiled mapping: parse and check once, then map any number of records without parsing. */
@@ -173,6 +175,7 @@ export function compileMapping(config: MappingConfig, source = 'mapping'): Mappi
       maxLength: rule.maxLength,
       onTooLong: rule.onTooLong,
       required: rule.required,
+      owner: rule.owner,
     });
   });
 

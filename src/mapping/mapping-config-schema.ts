@@ -93,6 +93,11 @@ export const mappingRuleSchema = z
     onTooLong: z.enum(['reject', 'truncate']).default('reject'),
     /** The CRM refuses a record without this field. */
     required: z.boolean().default(false),
+    /**
+     * Who decides when both sides changed the field since the last sync: `s360`, `crm`, or `latest` (the most
+     * recent change wins). Seed 002, section 5.
+     */
+    owner: z.enum(['s360', 'crm', 'latest']).default('latest'),
   })
   .strict()
   .superRefine((rule, context) => {

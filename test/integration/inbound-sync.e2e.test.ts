@@ -182,6 +182,45 @@ describe('inbound sync and loop prevention, end to end', () => {
     expect(await s360Calls()).toBe(callsBefore);
   });
 
+  it('merges a record both sides changed: the most recent change wins a shared field, and it is recorded', async () => {
+    const person = (await crmRecords()).filter((record) => record.entity === 'person')[3];
+    if (!person) throw new Error('expected four persons among the generated contacts');
+    // S-360 first (its notification waits in the outbound queue), then the CRM, on the same field and another.
+    await got.patch(`${s360.url}/__sandbox/contacts/${person.contactNumber}`, {
+      json: { general: { firstName: 'Anouk' } },
+    });
+    await s360.notificationsIdle();
+    await got.patch(`${crm.url}/__sandbox/records/${person.contactNumber}`, {
+      json: { fields: { FirstName: 'Annick', MobilePhone: '+41 79 123 45 67' } },
+    });
+    await crm.changesIdle();
+
+    const inboundStatus = await runInbound();
+    expect(inboundStatus.lastRun).toMatchObject({ claimed: 1, applied: 1 });
+    const contact = await s360Contact(person.contactNumber);
+    expect(contact.general.firstName).toBe('Annick');
+    expect(contact.comMeans.mobile).toBe('+41 79 123 45 67');
+    const conflicts = await service.store.listConflicts({ target });
+    expect(conflicts).toEqual([
+      expect.objectContaining({
+        contactNumber: person.contactNumber,
+        field: 'FirstName',
+        s360Value: 'Anouk',
+        crmValue: 'Annick',
+        policy: 'latest',
+        winner: 'crm',
+      }),
+    ]);
+
+    // Both sides now agree: the outbound run has nothing to send.
+    await s360.notificationsIdle();
+    const pushesBefore = await crmPushes();
+    await runOutbound();
+    expect(await crmPushes()).toBe(pushesBefore);
+    const record = (await crmRecords()).find((candidate) => candidate.contactNumber === person.contactNumber);
+    expect(record?.fields).toMatchObject({ FirstName: 'Annick', MobilePhone: '+41 79 123 45 67' });
+  });
+
   it('flags the S-360 contact inactive when its CRM record is deleted, never deleting it', async () => {
     const person = (await crmRecords()).filter((record) => record.entity === 'person')[2];
     if (!person) throw new Error('expected three persons among the generated contacts');

@@ -1,15 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { createInboundActivities } from '../../../src/activities/inbound-activities';
 import { TransientError } from '../../../src/adapters/http/errors';
 import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
 import { FailureType } from '../../../src/failure-types';
-import { loadMapping } from '../../../src/mapping/load-mapping';
+import type { MappingPlan } from '../../../src/mapping/compile-mapping';
+import { defaultMappingFile, loadMapping, parseMapping } from '../../../src/mapping/load-mapping';
 import type { InboundChange, SyncedFieldValue } from '../../../src/store/sync-store';
 import { environment, FakeS360, MemorySyncStore } from '../../helpers/activity-fakes';
 
 const target = 'default';
 const claimId = 'inbound-sync:default/run-1';
 const defaultMapping = loadMapping();
+const defaultMappingText = readFileSync(defaultMappingFile, 'utf8');
 
 /** An individual as S-360 holds it: Mrs. Anaïs Muller, who accepts e-mail. */
 function individual(contactNumber: string): S360Contact {
@@ -34,21 +37,15 @@ function crmFields(contact: S360Contact): Record<string, SyncedFieldValue> {
 function changed(
   contactNumber: string,
   fields: Record<string, SyncedFieldValue>,
+  changedAt = '2024-06-01T08:00:00.000Z',
 ): Omit<InboundChange, 'receivedAt'> {
-  return {
-    target,
-    contactNumber,
-    kind: 'changed',
-    entity: 'person',
-    fields,
-    changedAt: '2024-06-01T08:00:00.000Z',
-  };
+  return { target, contactNumber, kind: 'changed', entity: 'person', fields, changedAt };
 }
 
-function setup(contacts: S360Contact[]) {
+function setup(contacts: S360Contact[], mapping: MappingPlan = defaultMapping) {
   const store = new MemorySyncStore();
   const s360 = new FakeS360(new Map(contacts.map((contact) => [contact.contactNumber, contact])));
-  const activities = createInboundActivities({ store, s360, mapping: defaultMapping });
+  const activities = createInboundActivities({ store, s360, mapping });
   /** Stores the CRM changes and claims their contacts under the run's claim, as the workflow does. */
   const receive = async (...changes: Array<Omit<InboundChange, 'receivedAt'>>): Promise<string[]> => {
     for (const change of changes) await store.recordInboundChange(change);
@@ -104,8 +101,8 @@ describe('inbound activities', () => {
       expect(s360.saves).toEqual([
         {
           contactNumber: '0001',
-          // The whole section as the CRM holds it: its empty Birthdate comes as null (S-360 had none).
-          general: { ...before.general, firstName: 'Zoé', birthDate: null },
+          // The sections that changed; only the fields the CRM changed are written into them.
+          general: { ...before.general, firstName: 'Zoé' },
           authorizations: [{ code: 'EMAIL', value: false }],
         },
       ]);
@@ -118,6 +115,73 @@ describe('inbound activities', () => {
       };
       expect(store.syncedStates.get('0001')).toEqual(crmFields(updated));
       expect(store.syncedStates.get('0001')).toMatchObject({ FirstName: 'Zoé', HasOptedOutOfEmail: true });
+    });
+
+    describe('both sides changed since the last sync (three-way merge)', () => {
+      /** S-360 changed the first name, the CRM the first name and the phone, after they last agreed. */
+      async function bothChanged(owner: 's360' | 'crm' | 'latest', crmChangedAt: string) {
+        const agreed = individual('0009');
+        const mapping = parseMapping(
+          defaultMappingText.replace(
+            /(- crm: FirstName\n\s+s360: general.firstName\n)/,
+            `$1    owner: ${owner}\n`,
+          ),
+          'owner.yaml',
+        );
+        const s360Side: S360Contact = {
+          ...agreed,
+          general: { ...agreed.general, firstName: 'Zoë' },
+          lastModificationDate: '2024-06-01T12:00:00.000Z',
+        };
+        const { store, s360, receive, apply } = setup([s360Side], mapping);
+        await store.saveSyncedStates({
+          target,
+          states: [{ contactNumber: '0009', fields: crmFields(agreed) }],
+        });
+        const contactNumbers = await receive(
+          changed(
+            '0009',
+            { ...crmFields(agreed), FirstName: 'Zoé', Phone: '+41 22 111 11 11' },
+            crmChangedAt,
+          ),
+        );
+        await expect(apply(contactNumbers)).resolves.toMatchObject({ applied: 1, parked: 0 });
+        return { store, s360, agreed };
+      }
+
+      it('lets the owner decide a field both changed, takes the other side-only change, and records it', async () => {
+        const { store, s360 } = await bothChanged('s360', '2024-06-02T00:00:00.000Z');
+        expect(s360.saves[0]?.general?.firstName).toBeUndefined();
+        expect(s360.saves[0]?.comMeans?.phone).toBe('+41 22 111 11 11');
+        expect(store.conflicts).toEqual([
+          expect.objectContaining({
+            contactNumber: '0009',
+            field: 'FirstName',
+            s360Value: 'Zoë',
+            crmValue: 'Zoé',
+            policy: 's360',
+            winner: 's360',
+          }),
+        ]);
+        // The CRM still holds its value: the synced state keeps it, so the outbound sync sends S-360's.
+        expect(store.syncedStates.get('0009')).toMatchObject({ FirstName: 'Zoé', Phone: '+41 22 111 11 11' });
+      });
+
+      it('writes the CRM value when the CRM owns the field', async () => {
+        const { store, s360 } = await bothChanged('crm', '2024-01-01T00:00:00.000Z');
+        expect(s360.saves[0]?.general?.firstName).toBe('Zoé');
+        expect(store.conflicts).toEqual([expect.objectContaining({ policy: 'crm', winner: 'crm' })]);
+      });
+
+      it('takes the most recent change by default', async () => {
+        const later = await bothChanged('latest', '2024-06-02T00:00:00.000Z');
+        expect(later.store.conflicts).toEqual([expect.objectContaining({ policy: 'latest', winner: 'crm' })]);
+        const earlier = await bothChanged('latest', '2024-05-31T00:00:00.000Z');
+        expect(earlier.store.conflicts).toEqual([
+          expect.objectContaining({ policy: 'latest', winner: 's360' }),
+        ]);
+        expect(earlier.s360.saves[0]?.general?.firstName).toBeUndefined();
+      });
     });
 
     it('sends nothing back for an echo of what crm-sync synced', async () => {
