@@ -10,6 +10,8 @@ import { registerWorkerCommand } from './commands/worker-command';
 import { registerFailedCommands } from './commands/failed-command';
 import { registerSyncCommands } from './commands/sync-commands';
 import { registerMappingCommands } from './commands/mapping-command';
+import { registerConflictsCommands } from './commands/conflicts-command';
+import { registerPushCommand } from './commands/push-command';
 
 /** Builds the `crm-sync` command tree. Commands write to `io`, never to the process streams directly. */
 export function buildProgram(io: CliIo): Command {
@@ -33,6 +35,8 @@ export function buildProgram(io: CliIo): Command {
   registerFailedCommands(program, io);
   registerConfigCommands(program, io);
   registerMappingCommands(program, io);
+  registerConflictsCommands(program, io);
+  registerPushCommand(program, io);
   return program;
 }
 
