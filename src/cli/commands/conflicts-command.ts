@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import got, { HTTPError, RequestError } from 'got';
-import type { CrmSyncConfig } from '../../config/config-schema';
 import type { SyncConflict, SyncedFieldValue } from '../../store/sync-store';
+import { adminApi, formatTable } from '../admin-api';
 import { CliError, configFor, integerOption, output, type CliIo } from '../cli-context';
 import { resolveTarget } from '../target-option';
 
@@ -42,40 +41,6 @@ export function registerConflictsCommands(program: Command, io: CliIo): void {
     });
 }
 
-/**
- * Calls the worker's admin API (the embedded store belongs to the worker process). An unreachable worker or a
- * refusal is a {@link CliError} with exit code 1.
- */
-export async function adminApi<T>(
-  config: CrmSyncConfig,
-  method: 'GET' | 'POST',
-  path: string,
-  options: { searchParams?: Record<string, string | number>; json?: unknown },
-): Promise<T> {
-  const host = ['0.0.0.0', '::'].includes(config.receiver.host) ? '127.0.0.1' : config.receiver.host;
-  const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${config.receiver.port}/`;
-  try {
-    return await got(path, {
-      prefixUrl: baseUrl,
-      method,
-      ...options,
-      headers: config.receiver.adminToken ? { authorization: `Bearer ${config.receiver.adminToken}` } : {},
-      timeout: { request: 10_000 },
-      retry: { limit: 0 },
-    }).json<T>();
-  } catch (err) {
-    if (err instanceof HTTPError) {
-      throw new CliError(`the worker answered ${err.response.statusCode}: ${String(err.response.body)}`);
-    }
-    if (err instanceof RequestError) {
-      throw new CliError(
-        `cannot reach the crm-sync worker at ${baseUrl} (${err.code}): is \`crm-sync worker\` running?`,
-      );
-    }
-    throw err;
-  }
-}
-
 function formatValue(value: SyncedFieldValue): string {
   const text = value === null ? '(empty)' : typeof value === 'string' ? value : JSON.stringify(value);
   const oneLine = text.replace(/\s+/g, ' ');
@@ -95,12 +60,5 @@ function formatConflicts(conflicts: SyncConflict[]): string {
     conflict.winner,
   ]);
   const header = ['DECIDED AT', 'TARGET', 'CONTACT', 'FIELD', 'S-360 VALUE', 'CRM VALUE', 'POLICY', 'WINNER'];
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
-      .join('  ');
-  return [`${conflicts.length} conflict(s), newest first:`, line(header), ...rows.map(line)].join('\n');
+  return [`${conflicts.length} conflict(s), newest first:`, formatTable(header, rows)].join('\n');
 }

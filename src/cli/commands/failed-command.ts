@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import got, { HTTPError, RequestError } from 'got';
-import type { CrmSyncConfig } from '../../config/config-schema';
 import type { ParkedRecord } from '../../store/sync-store';
+import { adminApi, formatTable } from '../admin-api';
 import { CliError, configFor, integerOption, output, type CliIo } from '../cli-context';
 import { resolveTarget } from '../target-option';
 
@@ -69,37 +68,6 @@ function direction(value: string): 'outbound' | 'inbound' {
   throw new CliError(`--direction: expected outbound or inbound, got "${value}"`, 2);
 }
 
-/** The worker's admin API (the embedded store belongs to the worker process). */
-async function adminApi<T>(
-  config: CrmSyncConfig,
-  method: 'GET' | 'POST',
-  path: string,
-  options: { searchParams?: Record<string, string | number>; json?: unknown },
-): Promise<T> {
-  const host = ['0.0.0.0', '::'].includes(config.receiver.host) ? '127.0.0.1' : config.receiver.host;
-  const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${config.receiver.port}/`;
-  try {
-    return await got(path, {
-      prefixUrl: baseUrl,
-      method,
-      ...options,
-      headers: config.receiver.adminToken ? { authorization: `Bearer ${config.receiver.adminToken}` } : {},
-      timeout: { request: 10_000 },
-      retry: { limit: 0 },
-    }).json<T>();
-  } catch (err) {
-    if (err instanceof HTTPError) {
-      throw new CliError(`the worker answered ${err.response.statusCode}: ${String(err.response.body)}`);
-    }
-    if (err instanceof RequestError) {
-      throw new CliError(
-        `cannot reach the crm-sync worker at ${baseUrl} (${err.code}): is \`crm-sync worker\` running?`,
-      );
-    }
-    throw err;
-  }
-}
-
 function formatParked(target: string, parked: ParkedRecord[]): string {
   if (parked.length === 0) return `No parked records for target "${target}".`;
   const rows = parked.map((record) => [
@@ -111,14 +79,5 @@ function formatParked(target: string, parked: ParkedRecord[]): string {
     record.reason,
   ]);
   const header = ['CONTACT', 'CODE', 'FIELD', 'ATTEMPTS', 'LAST PARKED', 'REASON'];
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.slice(0, 200).map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
-      .join('  ');
-  return [`${parked.length} parked record(s) for target "${target}":`, line(header), ...rows.map(line)].join(
-    '\n',
-  );
+  return [`${parked.length} parked record(s) for target "${target}":`, formatTable(header, rows)].join('\n');
 }

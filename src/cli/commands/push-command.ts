@@ -5,7 +5,7 @@ import { contactNumberSchema } from '../../adapters/s360/s360-contact';
 import { outboundSyncWorkflowId, triggerSignal } from '../../workflows';
 import { CliError, configFor, output, type CliIo } from '../cli-context';
 import { resolveTarget } from '../target-option';
-import { adminApi } from './conflicts-command';
+import { adminApi } from '../admin-api';
 
 /** The most contacts one admin API call queues. */
 const ENQUEUE_CHUNK = 500;

@@ -15,7 +15,18 @@ describe('crm-sync CLI', () => {
   it('prints help for every command', async () => {
     const top = await runCli(['--help'], {}, cwd);
     expect(top.code).toBe(0);
-    for (const command of ['dev', 'worker', 'sandbox', 'outbound', 'failed', 'config', 'mapping']) {
+    for (const command of [
+      'dev',
+      'worker',
+      'sandbox',
+      'outbound',
+      'inbound',
+      'failed',
+      'conflicts',
+      'push',
+      'config',
+      'mapping',
+    ]) {
       expect(top.stdout).toContain(command);
     }
     const outbound = await runCli(['outbound', '--help'], {}, cwd);

@@ -487,7 +487,7 @@ describe('conflicts and polling cursors', () => {
       },
     ]);
     const listed = await store.listConflicts({ target: 'conflicts-a' });
-    expect(listed.map(({ decidedAt, ...conflict }) => conflict)).toEqual([
+    expect(listed.map((conflict) => ({ ...conflict, decidedAt: 'set' }))).toEqual([
       {
         target: 'conflicts-a',
         contactNumber: '0002',
@@ -497,6 +497,7 @@ describe('conflicts and polling cursors', () => {
         crmValue: false,
         policy: 's360',
         winner: 's360',
+        decidedAt: 'set',
       },
       {
         target: 'conflicts-a',
@@ -507,6 +508,7 @@ describe('conflicts and polling cursors', () => {
         crmValue: null,
         policy: 'latest',
         winner: 'crm',
+        decidedAt: 'set',
       },
     ]);
     expect(listed[0]?.decidedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
