@@ -23,6 +23,8 @@ import {
   inboundSyncWorkflowId,
   outboundSync,
   outboundSyncWorkflowId,
+  pauseUpdate,
+  resumeUpdate,
   statusQuery,
   triggerSignal,
 } from '../../src/workflows';
@@ -219,6 +221,33 @@ describe('inbound sync and loop prevention, end to end', () => {
     expect(await crmPushes()).toBe(pushesBefore);
     const record = (await crmRecords()).find((candidate) => candidate.contactNumber === person.contactNumber);
     expect(record?.fields).toMatchObject({ FirstName: 'Annick', MobilePhone: '+41 79 123 45 67' });
+  });
+
+  it('keeps the changes made while a direction is paused and applies them once it is resumed', async () => {
+    const person = (await crmRecords()).filter((record) => record.entity === 'person')[4];
+    if (!person) throw new Error('expected five persons among the generated contacts');
+    await inbound.executeUpdate(pauseUpdate);
+    await got.patch(`${crm.url}/__sandbox/records/${person.contactNumber}`, {
+      json: { fields: { LastName: 'Pendant-la-pause' } },
+    });
+    await crm.changesIdle();
+    const before = await inbound.query(inboundStatusQuery);
+    await inbound.signal(triggerSignal);
+    // Paused: the trigger waits, the change stays queued (long enough for a run to have happened otherwise).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const outbox = await got(`${service.receiver.url}/api/outbox`, {
+      searchParams: { target, direction: 'inbound' },
+    }).json<{ pending: number }>();
+    expect(outbox.pending).toBe(1);
+    expect((await inbound.query(inboundStatusQuery)).totals.runs).toBe(before.totals.runs);
+    expect((await s360Contact(person.contactNumber)).general.lastName).not.toBe('Pendant-la-pause');
+
+    await inbound.executeUpdate(resumeUpdate);
+    await eventually('the held run after resume', async () => {
+      const status = await inbound.query(inboundStatusQuery);
+      return status.totals.runs > before.totals.runs && status.state !== 'running' ? status : undefined;
+    });
+    expect((await s360Contact(person.contactNumber)).general.lastName).toBe('Pendant-la-pause');
   });
 
   it('flags the S-360 contact inactive when its CRM record is deleted, never deleting it', async () => {
