@@ -1,21 +1,25 @@
 import { createInboundActivities, type InboundActivityDeps } from './inbound-activities';
 import { createOutboundActivities, type OutboundActivityDeps } from './outbound-activities';
+import { createPollActivities, type PollActivityDeps } from './poll-activities';
 
 export { FailureType, nonRetryableFailureTypes } from '../failure-types';
 export type * from './outbound-activity-types';
 export type * from './inbound-activity-types';
+export type * from './poll-activity-types';
 export { InboundParkCode, type InboundActivityDeps } from './inbound-activities';
 export { OutboundParkCode, type OutboundActivityDeps, type PrepareProgress } from './outbound-activities';
+export type { PollActivityDeps } from './poll-activities';
 export { toActivityFailure } from './translate-error';
 
 /** Everything the activities need; the worker builds it once (composition root). */
-export type ActivityDeps = OutboundActivityDeps & InboundActivityDeps;
+export type ActivityDeps = OutboundActivityDeps & InboundActivityDeps & PollActivityDeps;
 
 /** All activities of the worker, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createOutboundActivities(deps),
     ...createInboundActivities(deps),
+    ...createPollActivities(deps),
   };
 }
 
