@@ -8,6 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { InboundActivities } from '../activities/inbound-activity-types';
+import type { PollActivities } from '../activities/poll-activity-types';
 import { nonRetryableFailureTypes } from '../failure-types';
 import {
   resolveOutboundSettings,
@@ -25,6 +26,8 @@ import {
 
 /** Counts of one inbound run. */
 export interface InboundRunCounts {
+  /** Changes read from the CRM's change list at the start of the run (polled targets only). */
+  polled: number;
   /** CRM changes taken from the inbound queue. */
   claimed: number;
   /** Changes written to S-360. */
@@ -98,10 +101,24 @@ const { applyInboundChanges } = proxyActivities<InboundActivities>({
   retry: retryThenPark,
 });
 
+// Polling the CRM's change list (targets that cannot call out): a few attempts, then the run goes on with what is
+// queued and the next run polls again. It heartbeats after every page.
+const { pollCrmChanges } = proxyActivities<PollActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: nonRetryableFailureTypes,
+  },
+});
+
 /**
  * The recurring CRM -> S-360 sync of one CRM target (ID {@link inboundSyncWorkflowId}): every `intervalMinutes`
  * (or at once on trigger) it claims at most `maxContactsPerRun` CRM changes stored by the receiver and applies them
- * to S-360 in batches of at most `batchSize`, then continues as new. Pause, resume, trigger, configure and status
+ * to S-360 in batches of at most `batchSize`, then continues as new. A target with a change list is polled first. Pause, resume, trigger, configure and status
  * work as for the outbound sync.
  */
 export async function inboundSync(input: InboundSyncInput): Promise<never> {
@@ -144,6 +161,7 @@ async function inboundOnce(target: string, settings: OutboundSyncSettings): Prom
   const { workflowId, runId } = workflowInfo();
   const claimId = `${workflowId}/${runId}`;
   const counts: InboundRunCounts = {
+    polled: 0,
     claimed: 0,
     applied: 0,
     deleted: 0,
@@ -152,6 +170,15 @@ async function inboundOnce(target: string, settings: OutboundSyncSettings): Prom
     parked: 0,
     batches: 0,
   };
+  try {
+    counts.polled = (await pollCrmChanges({ target })).received;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('Polling the CRM change list failed; applying what is queued', {
+      target,
+      reason: failureMessage(err),
+    });
+  }
   const { contactNumbers } = await claimInboundChanges({
     target,
     claimId,
