@@ -201,14 +201,25 @@ async function inboundOnce(target: string, settings: OutboundSyncSettings): Prom
       const reason = failureMessage(err);
       log.warn('Parking inbound changes after a failed batch', { target, reason, contacts: batch.length });
       // Contacts the batch handled before the failure are no longer held by this claim: only the rest are parked.
-      const parked = await parkInboundContacts({
-        target,
-        claimId,
-        contactNumbers: batch,
-        code: 'APPLY_FAILED',
-        reason,
-      });
-      counts.parked += parked.parked;
+      try {
+        const parked = await parkInboundContacts({
+          target,
+          claimId,
+          contactNumbers: batch,
+          code: 'APPLY_FAILED',
+          reason,
+        });
+        counts.parked += parked.parked;
+      } catch (parkErr) {
+        if (isCancellation(parkErr)) throw parkErr;
+        // Only a non-retryable failure gets here: the contacts stay queued under this run's claim, which the next
+        // run takes over. Nothing is lost and the sync goes on.
+        log.error('Could not park inbound changes; they stay queued for the next run', {
+          target,
+          reason: failureMessage(parkErr),
+          contacts: batch.length,
+        });
+      }
     }
   }
   return counts;

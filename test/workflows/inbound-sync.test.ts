@@ -50,6 +50,8 @@ class FakeTarget {
   outcomes = new Map<string, Outcome>();
   /** A batch holding one of these fails for good (a non-retryable failure). */
   applyFails = new Set<string>();
+  /** The store refuses to park (a non-retryable failure). */
+  parkFails = false;
   /** While set, claims wait for it: a run that is in progress. */
   claimGate: Promise<void> | undefined;
 
@@ -120,6 +122,13 @@ const activities: InboundActivities & PollActivities = {
   async parkInboundContacts(input) {
     const t = fake(input.target);
     t.parkCalls.push(input);
+    if (t.parkFails) {
+      throw ApplicationFailure.create({
+        type: 'Configuration',
+        nonRetryable: true,
+        message: 'store refused',
+      });
+    }
     return { parked: input.contactNumbers.length };
   },
 };
@@ -457,6 +466,20 @@ describe('inboundSync workflow (time skipping)', () => {
       t.pending.push(contact(20));
       await handle.signal(triggerSignal);
       expect((await afterRuns(2)).totals).toMatchObject({ runs: 2, applied: 7, parked: 8 });
+    }));
+
+  it('keeps running when the store cannot park, leaving the contacts queued', () =>
+    withWorker(async () => {
+      const t = new FakeTarget(8);
+      t.applyFails.add(contact(1));
+      t.parkFails = true;
+      const { handle, afterRuns } = await start(t, { batchSize: 4, intervalMinutes: 1440 });
+      const first = await afterRuns(1);
+      // The failed batch could not be parked: not counted, the other batch applied, the workflow still running.
+      expect(t.parkCalls).toHaveLength(1);
+      expect(t.written).toEqual(contacts(5, 8));
+      expect(first.lastRun).toMatchObject({ claimed: 8, applied: 4, parked: 0 });
+      expect((await handle.describe()).status.name).toBe('RUNNING');
     }));
 
   it('fails at start on invalid settings, naming them', () =>
