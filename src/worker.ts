@@ -55,6 +55,8 @@ export async function startService(
       s360,
       mapping,
       mapContact: (contact) => mapping.mapOutbound(contact),
+      removalOf: (target) =>
+        config.crm.targets.find((candidate) => candidate.name === target)?.onS360Removal ?? 'deactivate',
       crmAdapter: (target) => {
         const adapter = adapters.get(target);
         if (!adapter)

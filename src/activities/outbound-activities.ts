@@ -3,7 +3,7 @@ import type { CrmAdapter } from '../adapters/crm/crm-adapter';
 import { NotFoundError, PermanentError } from '../adapters/http/errors';
 import type { S360Client } from '../adapters/s360/s360-client';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
-import type { ContactMappingResult } from '../mapping/compile-mapping';
+import { entityOf, type ContactMappingResult } from '../mapping/compile-mapping';
 import type { S360Contact } from '../adapters/s360/s360-contact';
 import type { SyncedFieldValue, SyncStore } from '../store/sync-store';
 import { FailureType } from '../failure-types';
@@ -31,6 +31,11 @@ export interface OutboundActivityDeps {
   crmAdapter(target: string): CrmAdapter;
   /** S-360 contact -> CRM record: the compiled mapping's `mapOutbound`. */
   mapContact(contact: S360Contact): ContactMappingResult;
+  /**
+   * What a target does with a contact deactivated or deleted in S-360 (seed 003): flag its record inactive
+   * (`deactivate`, the default) or delete it.
+   */
+  removalOf?(target: string): 'deactivate' | 'delete';
 }
 
 /** Parking codes the outbound activities use. */
@@ -109,6 +114,7 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
 
     const context = Context.current();
     const signal = context.cancellationSignal;
+    const removal = deps.removalOf?.(input.target) ?? 'deactivate';
     const progress = resumeFrom(context.info.heartbeatDetails, input.contactNumbers.length);
     const park = async (
       contactNumber: string,
@@ -133,13 +139,28 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       if (signal.aborted) throw signal.reason;
       try {
         const contact = await s360.getContactData(contactNumber, { signal });
-        const mapped = mapContact(contact);
-        if (mapped.ok) progress.records.push(mapped.record);
-        else await park(contactNumber, OutboundParkCode.InvalidRecord, mapped.reason, mapped.field);
+        if (!contact.active && removal === 'delete') {
+          progress.records.push(removalRecord(contactNumber, entityOf(contact), 'delete'));
+        } else {
+          const mapped = mapContact(contact);
+          if (!mapped.ok) {
+            await park(contactNumber, OutboundParkCode.InvalidRecord, mapped.reason, mapped.field);
+          } else {
+            progress.records.push(
+              contact.active ? mapped.record : { ...mapped.record, action: 'deactivate' },
+            );
+          }
+        }
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        if (err instanceof NotFoundError) await park(contactNumber, OutboundParkCode.NotFound, err.message);
-        else if (err instanceof PermanentError) await park(contactNumber, err.code, err.message);
+        if (err instanceof NotFoundError) {
+          // Deleted in S-360: a contact the CRM holds is removed there too; one it never got is parked.
+          const entity = (
+            await store.linkedEntities({ target: input.target, contactNumbers: [contactNumber] })
+          ).get(contactNumber);
+          if (entity) progress.records.push(removalRecord(contactNumber, entity, removal));
+          else await park(contactNumber, OutboundParkCode.NotFound, err.message);
+        } else if (err instanceof PermanentError) await park(contactNumber, err.code, err.message);
         else throw toActivityFailure(err);
       }
       progress.done += 1;
@@ -153,7 +174,11 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       contactNumbers: progress.records.map((record) => record.contactNumber),
     });
     const echoes = progress.records
-      .filter((record) => sameFields(record.fields, syncedStates.get(record.contactNumber)))
+      .filter(
+        (record) =>
+          (record.action ?? 'upsert') === 'upsert' &&
+          sameFields(record.fields, syncedStates.get(record.contactNumber)),
+      )
       .map((record) => record.contactNumber);
     if (echoes.length > 0) {
       await store.acknowledge({
@@ -338,6 +363,21 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     deliverOutboundPush,
     releaseHeldRelays,
     parkOutboundContacts,
+  };
+}
+
+/** The record asking the CRM to flag or delete a contact that S-360 deactivated or deleted. */
+function removalRecord(
+  contactNumber: string,
+  entity: string,
+  action: 'deactivate' | 'delete',
+): CrmContactRecord {
+  return {
+    contactNumber,
+    entity: entity === 'account' || entity === 'relay' ? entity : 'person',
+    action,
+    fields: {},
+    sourceModifiedAt: new Date().toISOString(),
   };
 }
 

@@ -46,6 +46,8 @@ export const webhookTargetSchema = z.object({
     .string()
     .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected a Standard Webhooks secret: "whsec_" then base64'),
   timeoutMs: z.number().int().min(100).default(30_000),
+  /** A contact deactivated or deleted in S-360: flag its CRM record inactive, or delete it (seed 003). */
+  onS360Removal: z.enum(['deactivate', 'delete']).default('deactivate'),
   /**
    * Standard Webhooks secret the CRM signs its change events with (`POST /notifications/crm/<name>`); default: the
    * same as `signingSecret`.
@@ -76,6 +78,7 @@ export type CrmTargetConfig = z.infer<typeof crmTargetSchema>;
 export const defaultCrmTarget: CrmTargetConfig = {
   name: 'default',
   kind: 'webhook',
+  onS360Removal: 'deactivate',
   url: 'http://127.0.0.1:8082/hooks/contacts',
   signingSecret: 'whsec_c2FuZGJveC1zaWduaW5nLXNlY3JldA==',
   timeoutMs: 30_000,

@@ -34,6 +34,7 @@ crm:
       url: http://127.0.0.1:8082/hooks/contacts                               # CRM_SYNC_CRM_WEBHOOK_URL
       signingSecret: whsec_c2FuZGJveC1zaWduaW5nLXNlY3JldA==                   # CRM_SYNC_CRM_SIGNING_SECRET
       timeoutMs: 30000
+      onS360Removal: deactivate  # a contact deactivated or deleted in S-360: deactivate (flag) or delete in the CRM
       # The secret the CRM signs its change events with (POST /notifications/crm/default); default: signingSecret.
       # inboundSigningSecret: whsec_...                                      # CRM_SYNC_CRM_INBOUND_SIGNING_SECRET
       # For a CRM that cannot call out: crm-sync polls its change list at the start of every inbound run.

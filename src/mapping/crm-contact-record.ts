@@ -13,6 +13,11 @@ export interface CrmContactRecord {
   accountContactNumber?: string;
   /** Mapped fields, CRM field name -> value. */
   fields: Record<string, string | number | boolean | null>;
+  /**
+   * What the CRM is asked to do: `upsert` (the default when absent); for a contact deactivated or deleted in
+   * S-360, `deactivate` (keep the record, flag it inactive) or `delete`, as the target is configured.
+   */
+  action?: 'upsert' | 'deactivate' | 'delete';
   /** When S-360 last changed the contact (ISO timestamp). */
   sourceModifiedAt: string;
 }

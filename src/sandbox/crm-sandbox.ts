@@ -68,6 +68,8 @@ export interface CrmSandboxRecord extends CrmContactRecord {
   updatedAt: string;
   /** How many pushes applied this record. */
   timesApplied: number;
+  /** False once crm-sync flagged it (the contact was deactivated or deleted in S-360). */
+  active: boolean;
   /** The `webhook-id` of the push that last applied it. */
   lastWebhookId: string;
 }
@@ -100,6 +102,7 @@ const recordSchema = z.object({
   contactNumber: z.string().min(1),
   entity: z.enum(['person', 'account', 'relay']),
   object: z.string().optional(),
+  action: z.enum(['upsert', 'deactivate', 'delete']).optional(),
   accountContactNumber: z.string().optional(),
   fields: z.record(z.string(), fieldValueSchema),
   sourceModifiedAt: z.string(),
@@ -204,6 +207,10 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
   }
 
   function apply(record: CrmContactRecord, webhookId: string, now: string): CrmPushRecordResult {
+    if (record.action === 'delete') {
+      records.delete(record.contactNumber);
+      return { contactNumber: record.contactNumber, ok: true };
+    }
     const email = record.fields.Email;
     if (typeof email === 'string' && email !== '' && !emailPattern.test(email)) {
       return {
@@ -225,7 +232,7 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
       };
     }
     const existing = records.get(record.contactNumber);
-    const { accountContactNumber, ...rest } = record;
+    const { accountContactNumber, action: _action, ...rest } = record;
     records.set(record.contactNumber, {
       ...rest,
       ...(accountContactNumber !== undefined ? { accountContactNumber } : {}),
@@ -233,6 +240,7 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
       timesApplied: (existing?.timesApplied ?? 0) + 1,
+      active: record.action !== 'deactivate',
       lastWebhookId: webhookId,
     });
     return { contactNumber: record.contactNumber, ok: true };
@@ -284,6 +292,8 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
               ...(record.accountContactNumber !== undefined
                 ? { accountContactNumber: record.accountContactNumber }
                 : {}),
+              ...(record.object !== undefined ? { object: record.object } : {}),
+              ...(record.action !== undefined ? { action: record.action } : {}),
               fields: record.fields,
               sourceModifiedAt: record.sourceModifiedAt,
             },

@@ -413,6 +413,16 @@ export class PgSyncStore implements SyncStore {
     );
   }
 
+  async linkedEntities(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return new Map();
+    const { rows } = await this.sql.query<{ contact_number: string; entity: string }>(
+      'select contact_number, entity from crm_link where target = $1 and contact_number = any($2::text[])',
+      [input.target, contactNumbers],
+    );
+    return new Map(rows.map((row) => [row.contact_number, row.entity]));
+  }
+
   async recordConflicts(conflicts: Array<Omit<SyncConflict, 'decidedAt'>>): Promise<void> {
     if (conflicts.length === 0) return;
     await this.sql.query(

@@ -170,6 +170,8 @@ export interface SyncStore {
   }): Promise<void>;
   /** Of `contactNumbers`, the ones the CRM target is known to hold. */
   syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]>;
+  /** The entity (person, account, relay) of each of these contacts the CRM target is known to hold. */
+  linkedEntities(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>>;
 
   /**
    * Stores a CRM change and queues its contact for the inbound sync, in one transaction, durable when the promise

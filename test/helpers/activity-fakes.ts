@@ -103,6 +103,14 @@ export class MemorySyncStore implements SyncStore {
   }): Promise<void> {
     for (const record of input.records) this.synced.set(record.contactNumber, record.entity);
   }
+  async linkedEntities(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
+    return new Map(
+      input.contactNumbers.flatMap((contactNumber) => {
+        const entity = this.synced.get(contactNumber);
+        return entity ? [[contactNumber, entity] as const] : [];
+      }),
+    );
+  }
   async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
     return input.contactNumbers.filter((contactNumber) => this.synced.has(contactNumber));
   }

@@ -29,6 +29,7 @@ const target = 'e2e';
 interface CrmRecord {
   contactNumber: string;
   entity: string;
+  active?: boolean;
   accountContactNumber?: string;
   fields: Record<string, unknown>;
   timesApplied: number;
@@ -156,6 +157,23 @@ describe('outbound sync, end to end', () => {
 
     const status = await handle.query(statusQuery);
     expect(status.totals).toMatchObject({ runs: 3, claimed: 1200, delivered: 1200, rejected: 0, parked: 0 });
+  });
+
+  it('flags the CRM record of a contact deactivated in S-360', async () => {
+    const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
+    const before = await handle.query(statusQuery);
+    const person = (await crmRecords()).filter((record) => record.entity === 'person')[5];
+    if (!person) throw new Error('expected persons among the generated contacts');
+    await got.patch(`${s360.url}/__sandbox/contacts/${person.contactNumber}`, { json: { active: false } });
+    await s360.notificationsIdle();
+    await handle.signal(triggerSignal);
+    const after = await eventually('the triggered run', async () => {
+      const current = await handle.query(statusQuery);
+      return current.totals.runs > before.totals.runs && current.state !== 'running' ? current : undefined;
+    });
+    expect(after.lastRun).toMatchObject({ claimed: 1, delivered: 1 });
+    const record = (await crmRecords()).find((candidate) => candidate.contactNumber === person.contactNumber);
+    expect(record).toMatchObject({ active: false, fields: { LastName: person.fields.LastName } });
   });
 
   it('parks a contact with invalid data, with its reason, and delivers the others; a retry re-queues it', async () => {

@@ -32,7 +32,7 @@ function environment(heartbeatDetails?: PrepareProgress) {
   return activityEnvironment<PrepareProgress>(heartbeatDetails);
 }
 
-function setup(contacts: Array<string | S360Contact>) {
+function setup(contacts: Array<string | S360Contact>, removal: 'deactivate' | 'delete' = 'deactivate') {
   const store = new MemorySyncStore();
   const known = contacts.map((contact) => (typeof contact === 'string' ? s360Contact(contact) : contact));
   const s360 = new FakeS360(new Map(known.map((contact) => [contact.contactNumber, contact])));
@@ -42,6 +42,7 @@ function setup(contacts: Array<string | S360Contact>) {
     s360,
     mapping: defaultMapping,
     mapContact: (contact) => defaultMapping.mapOutbound(contact),
+    removalOf: () => removal,
     crmAdapter: (name) => {
       if (name !== target) throw new Error(`unknown target ${name}`);
       return crm;
@@ -393,6 +394,50 @@ describe('outbound activities', () => {
       expect(failure.type).toBe(FailureType.Configuration);
       expect(failure.nonRetryable).toBe(true);
       expect(failure.message).toMatch(/No staged push/);
+    });
+  });
+
+  describe('contacts deactivated or deleted in S-360 (seed 003)', () => {
+    const prepare = async (activities: ReturnType<typeof setup>['activities'], contactNumbers: string[]) => {
+      const { env } = environment();
+      await env.run(activities.prepareOutboundPush, {
+        target,
+        claimId,
+        pushId: `${claimId}/0`,
+        contactNumbers,
+      });
+    };
+    const stagedRecords = async (store: MemorySyncStore): Promise<CrmContactRecord[]> =>
+      JSON.parse((await store.getStagedPush(`${claimId}/0`))?.body ?? '[]') as CrmContactRecord[];
+
+    it('flags a deactivated contact by default, with its fields', async () => {
+      const { store, activities } = setup([{ ...s360Contact('0501'), active: false }]);
+      await prepare(activities, ['0501']);
+      expect(await stagedRecords(store)).toEqual([
+        expect.objectContaining({
+          contactNumber: '0501',
+          action: 'deactivate',
+          fields: expect.objectContaining({ LastName: 'Name 0501' }),
+        }),
+      ]);
+    });
+
+    it('asks the CRM to delete it when the target is configured so', async () => {
+      const { store, activities } = setup([{ ...s360Contact('0502'), active: false }], 'delete');
+      await prepare(activities, ['0502']);
+      expect(await stagedRecords(store)).toEqual([
+        expect.objectContaining({ contactNumber: '0502', entity: 'person', action: 'delete', fields: {} }),
+      ]);
+    });
+
+    it('removes from the CRM a contact deleted in S-360 that the CRM holds, and parks one it never got', async () => {
+      const { store, activities } = setup([], 'delete');
+      await store.recordSynced({ target, records: [{ contactNumber: '0503', entity: 'account' }] });
+      await prepare(activities, ['0503', '0504']);
+      expect(await stagedRecords(store)).toEqual([
+        expect.objectContaining({ contactNumber: '0503', entity: 'account', action: 'delete' }),
+      ]);
+      expect(store.parked).toEqual([expect.objectContaining({ contactNumber: '0504', code: 'NOT_FOUND' })]);
     });
   });
 
