@@ -1,8 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { CrmAdapter } from '../adapters/crm/crm-adapter';
-import type { CrmChangeEvent } from '../adapters/crm/crm-change-event';
+import { toInboundChange } from '../adapters/crm/crm-change-event';
 import { FailureType } from '../failure-types';
-import type { InboundChange, SyncStore } from '../store/sync-store';
+import type { SyncStore } from '../store/sync-store';
 import type { PollActivities, PollCrmChangesInput, PollCrmChangesResult } from './poll-activity-types';
 import { toActivityFailure } from './translate-error';
 
@@ -76,28 +76,4 @@ export function createPollActivities(deps: PollActivityDeps): PollActivities {
   }
 
   return { pollCrmChanges };
-}
-
-/** A CRM change event as the store keeps it: the same as a change received by webhook. */
-export function toInboundChange(target: string, event: CrmChangeEvent): Omit<InboundChange, 'receivedAt'> {
-  if (event.type === 'contact.changed') {
-    const { record } = event.data;
-    return {
-      target,
-      contactNumber: record.contactNumber,
-      kind: 'changed',
-      entity: record.entity,
-      fields: record.fields,
-      changedAt: record.modifiedAt,
-    };
-  }
-  const { data } = event;
-  return {
-    target,
-    contactNumber: data.contactNumber,
-    kind: 'deleted',
-    ...(data.entity !== undefined ? { entity: data.entity } : {}),
-    fields: {},
-    changedAt: data.deletedAt,
-  };
 }

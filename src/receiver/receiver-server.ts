@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import { crmChangeEventSchema, type CrmChangeEvent } from '../adapters/crm/crm-change-event';
+import { crmChangeEventSchema, toInboundChange } from '../adapters/crm/crm-change-event';
 import { contactNumberSchema } from '../adapters/s360/s360-contact';
-import type { InboundChange, SyncDirection, SyncStore } from '../store/sync-store';
+import type { SyncDirection, SyncStore } from '../store/sync-store';
 
 /** Options of {@link startReceiver}. */
 export interface ReceiverOptions {
@@ -380,30 +380,6 @@ function verifySignature(webhook: Webhook, req: IncomingMessage, raw: string): v
   } catch (err) {
     throw new HttpError(401, `signature refused: ${err instanceof Error ? err.message : String(err)}`);
   }
-}
-
-/** What the store keeps of a CRM change event. */
-function toInboundChange(target: string, event: CrmChangeEvent): Omit<InboundChange, 'receivedAt'> {
-  if (event.type === 'contact.changed') {
-    const { record } = event.data;
-    return {
-      target,
-      contactNumber: record.contactNumber,
-      kind: 'changed',
-      entity: record.entity,
-      fields: record.fields,
-      changedAt: record.modifiedAt,
-    };
-  }
-  const { data } = event;
-  return {
-    target,
-    contactNumber: data.contactNumber,
-    kind: 'deleted',
-    ...(data.entity !== undefined ? { entity: data.entity } : {}),
-    fields: {},
-    changedAt: data.deletedAt,
-  };
 }
 
 /** A percent-encoded path segment; a malformed encoding is kept as is (and matches no target). */

@@ -6,10 +6,8 @@ import {
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
 import type { InboundActivities } from '../activities/inbound-activity-types';
 import type { PollActivities } from '../activities/poll-activity-types';
-import { nonRetryableFailureTypes } from '../failure-types';
 import {
   resolveOutboundSettings,
   validateOutboundSettings,
@@ -17,6 +15,8 @@ import {
 } from './outbound-sync-settings';
 import {
   failureMessage,
+  retryThenPark,
+  retryUntilDone,
   runSyncLoopOnce,
   statusQueryOf,
   type SyncCarriedState,
@@ -75,19 +75,6 @@ export function inboundSyncWorkflowId(target: string): string {
   return `inbound-sync:${target}`;
 }
 
-const retryUntilDone: RetryPolicy = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '1 minute',
-};
-const retryThenPark: RetryPolicy = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '5 minutes',
-  maximumAttempts: 20,
-  nonRetryableErrorTypes: nonRetryableFailureTypes,
-};
-
 // Claiming and parking touch the store only: retry until it answers.
 const { claimInboundChanges, parkInboundContacts } = proxyActivities<InboundActivities>({
   startToCloseTimeout: '5 minutes',
@@ -106,20 +93,14 @@ const { applyInboundChanges } = proxyActivities<InboundActivities>({
 const { pollCrmChanges } = proxyActivities<PollActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: nonRetryableFailureTypes,
-  },
+  retry: { ...retryThenPark, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
 /**
  * The recurring CRM -> S-360 sync of one CRM target (ID {@link inboundSyncWorkflowId}): every `intervalMinutes`
  * (or at once on trigger) it claims at most `maxContactsPerRun` CRM changes stored by the receiver and applies them
- * to S-360 in batches of at most `batchSize`, then continues as new. A target with a change list is polled first. Pause, resume, trigger, configure and status
- * work as for the outbound sync.
+ * to S-360 in batches of at most `batchSize`, then continues as new. A target with a change list is polled
+ * first. Pause, resume, trigger, configure and status work as for the outbound sync.
  */
 export async function inboundSync(input: InboundSyncInput): Promise<never> {
   const problems = validateOutboundSettings(input.settings ?? {});

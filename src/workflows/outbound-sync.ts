@@ -6,9 +6,7 @@ import {
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
 import type { HeldRelay, OutboundActivities } from '../activities/outbound-activity-types';
-import { nonRetryableFailureTypes } from '../failure-types';
 import {
   resolveOutboundSettings,
   validateOutboundSettings,
@@ -16,6 +14,8 @@ import {
 } from './outbound-sync-settings';
 import {
   failureMessage,
+  retryThenPark,
+  retryUntilDone,
   runSyncLoopOnce,
   statusQueryOf,
   statusUpdateOf,
@@ -92,19 +92,6 @@ export const statusQuery = statusQueryOf<OutboundSyncStatus>();
 export function outboundSyncWorkflowId(target: string): string {
   return `outbound-sync:${target}`;
 }
-
-const retryUntilDone: RetryPolicy = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '1 minute',
-};
-const retryThenPark: RetryPolicy = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '5 minutes',
-  maximumAttempts: 20,
-  nonRetryableErrorTypes: nonRetryableFailureTypes,
-};
 
 // Claiming touches the store only, and there is no better outcome than "claimed later": retry until the store
 // answers (a retried claim returns the same contacts), polling at most once a minute. A non-retryable failure (an

@@ -8,7 +8,8 @@ import {
   setHandler,
   type QueryDefinition,
 } from '@temporalio/workflow';
-import type { UpdateDefinition } from '@temporalio/common';
+import type { RetryPolicy, UpdateDefinition } from '@temporalio/common';
+import { nonRetryableFailureTypes } from '../failure-types';
 import { validateOutboundSettings, type OutboundSyncSettings } from './outbound-sync-settings';
 
 /**
@@ -17,6 +18,21 @@ import { validateOutboundSettings, type OutboundSyncSettings } from './outbound-
  * state back to be carried into the next execution by continue-as-new — so that history stays small whatever the
  * backlog. Operators pause, resume, trigger and re-tune it by signal or update, and read its status by query.
  */
+
+/** For steps that touch the store only: there is no better outcome than "done later", so retry until done. */
+export const retryUntilDone: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+};
+/** For steps that call S-360 or a CRM: retry with backoff (about an hour in all), then park what is left. */
+export const retryThenPark: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: nonRetryableFailureTypes,
+};
 
 /** Counts of one run: named numbers. */
 export type SyncRunCounts = object;

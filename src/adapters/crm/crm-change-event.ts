@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { InboundChange } from '../../store/sync-store';
 import { contactNumberSchema } from '../s360/s360-contact';
 
 /**
@@ -36,3 +37,27 @@ export type CrmChangeEvent = z.infer<typeof crmChangeEventSchema>;
 
 /** `contact.changed` / `contact.deleted`. */
 export const crmChangeEventTypes = ['contact.changed', 'contact.deleted'] as const;
+
+/** What the store keeps of a CRM change event, received by webhook or polled: the same either way. */
+export function toInboundChange(target: string, event: CrmChangeEvent): Omit<InboundChange, 'receivedAt'> {
+  if (event.type === 'contact.changed') {
+    const { record } = event.data;
+    return {
+      target,
+      contactNumber: record.contactNumber,
+      kind: 'changed',
+      entity: record.entity,
+      fields: record.fields,
+      changedAt: record.modifiedAt,
+    };
+  }
+  const { data } = event;
+  return {
+    target,
+    contactNumber: data.contactNumber,
+    kind: 'deleted',
+    ...(data.entity !== undefined ? { entity: data.entity } : {}),
+    fields: {},
+    changedAt: data.deletedAt,
+  };
+}
