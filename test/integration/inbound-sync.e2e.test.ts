@@ -3,20 +3,8 @@
  * inboundSync workflow, and nothing loops — S-360's notification of crm-sync's own write is not pushed back to
  * the CRM, and a CRM change equal to what crm-sync last synced is not written to S-360 again.
  */
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import got from 'got';
-import type { S360Contact } from '../../src/adapters/s360/s360-contact';
-import type { CrmSyncConfig } from '../../src/config/config-schema';
-import { parseConfig } from '../../src/config/load-config';
-import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
-import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
-import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
-import { startService, type RunningService } from '../../src/worker';
 import {
   inboundStatusQuery,
   inboundSync,
@@ -28,110 +16,56 @@ import {
   statusQuery,
   triggerSignal,
 } from '../../src/workflows';
-import { eventually, freePort } from '../helpers/free-port';
+import { eventually } from '../helpers/free-port';
+import {
+  crmRecords as crmSandboxRecords,
+  generateS360Contacts,
+  runNow,
+  s360Contact as s360SandboxContact,
+  startEndToEnd,
+  untilRunAfter,
+  type EndToEnd,
+} from '../helpers/end-to-end';
 
 jest.setTimeout(180_000);
 
-const jwtSecret = 'e2e-jwt-secret-0123456789';
-const signingSecret = 'whsec_ZTJlLWluYm91bmQtc2lnbmluZy1zZWNyZXQ=';
 const target = 'both';
 
-interface CrmRecord {
-  contactNumber: string;
-  entity: string;
-  fields: Record<string, unknown>;
-  timesApplied: number;
-}
-
 describe('inbound sync and loop prevention, end to end', () => {
-  let env: TestWorkflowEnvironment;
-  let client: Client;
-  let s360: S360Sandbox;
-  let crm: CrmSandbox;
-  let service: RunningService;
-  let dataDir: string;
-  let config: CrmSyncConfig;
+  let e2e: EndToEnd;
   let outbound: WorkflowHandle<typeof outboundSync>;
   let inbound: WorkflowHandle<typeof inboundSync>;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-inbound-e2e-'));
-    const [workflowBundle, temporal, receiverPort] = await Promise.all([
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-      TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
-      freePort(),
-    ]);
-    env = temporal;
-    client = env.client;
-    const receiverUrl = `http://127.0.0.1:${receiverPort}`;
-    crm = await startCrmSandbox({
-      port: 0,
-      signingSecret,
-      changeWebhook: { url: `${receiverUrl}/notifications/crm/${target}`, signingSecret },
+    e2e = await startEndToEnd({
+      target,
+      taskQueue: 'e2e-inbound',
+      signingSecret: 'whsec_ZTJlLWluYm91bmQtc2lnbmluZy1zZWNyZXQ=',
+      crmChanges: 'webhook',
     });
-    s360 = await startS360Sandbox({
-      port: 0,
-      jwtSecret,
-      institution: 'E2E',
-      callsPerMinute: 60_000,
-      notificationUrl: `${receiverUrl}/notifications/s360`,
-    });
-    config = parseConfig({
-      dataDir,
-      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue: 'e2e-inbound' },
-      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 60_000 },
-      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
-      receiver: { port: receiverPort },
-    });
-    service = await startService(config, { workflowBundle });
-
-    await got.post(`${s360.url}/__sandbox/contacts/generate`, { json: { count: 30, seed: 11 } });
-    await s360.notificationsIdle();
+    await generateS360Contacts(e2e.s360, 30, 11);
     const settings = { intervalMinutes: 1440, maxContactsPerRun: 500, batchSize: 50 };
-    outbound = await client.workflow.start(outboundSync, {
+    outbound = await e2e.client.workflow.start(outboundSync, {
       workflowId: outboundSyncWorkflowId(target),
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: e2e.config.temporal.taskQueue,
       args: [{ target, settings }],
     });
-    inbound = await client.workflow.start(inboundSync, {
+    inbound = await e2e.client.workflow.start(inboundSync, {
       workflowId: inboundSyncWorkflowId(target),
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: e2e.config.temporal.taskQueue,
       args: [{ target, settings }],
     });
-    await eventually('the first outbound run', async () => {
-      const status = await outbound.query(statusQuery);
-      return status.totals.runs >= 1 && status.state !== 'running' ? status : undefined;
-    });
+    await untilRunAfter(() => outbound.query(statusQuery), 0);
   });
 
-  afterAll(async () => {
-    await service?.shutdown();
-    await Promise.all([s360?.close(), crm?.close()]);
-    await env?.teardown();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => e2e?.close());
 
-  const crmRecords = async (): Promise<CrmRecord[]> =>
-    (await got(`${crm.url}/__sandbox/records`).json<{ records: CrmRecord[] }>()).records;
+  const crmRecords = () => crmSandboxRecords(e2e.crm);
+  const s360Contact = (contactNumber: string) => s360SandboxContact(e2e.s360, contactNumber);
   const crmPushes = async (): Promise<number> =>
-    (await got(`${crm.url}/__sandbox/stats`).json<{ pushes: number }>()).pushes;
+    (await got(`${e2e.crm.url}/__sandbox/stats`).json<{ pushes: number }>()).pushes;
   const s360Calls = async (): Promise<number> =>
-    (await got(`${s360.url}/__sandbox/stats`).json<{ calls: number }>()).calls;
-  const s360Contact = (contactNumber: string): Promise<S360Contact> =>
-    got(`${s360.url}/__sandbox/contacts/${contactNumber}`).json<S360Contact>();
-
-  /** Triggers a run of `handle` and resolves with the status once it has finished. */
-  async function runNow<Status extends { totals: { runs: number }; state: string }>(
-    handle: WorkflowHandle,
-    query: () => Promise<Status>,
-  ): Promise<Status> {
-    const before = (await query()).totals.runs;
-    await handle.signal(triggerSignal);
-    return eventually('the triggered run', async () => {
-      const status = await query();
-      return status.totals.runs > before && status.state !== 'running' ? status : undefined;
-    });
-  }
+    (await got(`${e2e.s360.url}/__sandbox/stats`).json<{ calls: number }>()).calls;
   const runInbound = () => runNow(inbound, () => inbound.query(inboundStatusQuery));
   const runOutbound = () => runNow(outbound, () => outbound.query(statusQuery));
 
@@ -139,10 +73,10 @@ describe('inbound sync and loop prevention, end to end', () => {
     const person = (await crmRecords()).find((record) => record.entity === 'person');
     if (!person) throw new Error('expected a person among the generated contacts');
     const optedOut = person.fields.HasOptedOutOfEmail === true;
-    await got.patch(`${crm.url}/__sandbox/records/${person.contactNumber}`, {
+    await got.patch(`${e2e.crm.url}/__sandbox/records/${person.contactNumber}`, {
       json: { fields: { FirstName: 'Élodie', HasOptedOutOfEmail: !optedOut } },
     });
-    await crm.changesIdle();
+    await e2e.crm.changesIdle();
 
     const inboundStatus = await runInbound();
     expect(inboundStatus.lastRun).toMatchObject({ claimed: 1, applied: 1, parked: 0 });
@@ -154,7 +88,7 @@ describe('inbound sync and loop prevention, end to end', () => {
     );
 
     // S-360 notifies the write like any change; the outbound run recognises it and pushes nothing.
-    await s360.notificationsIdle();
+    await e2e.s360.notificationsIdle();
     const pushesBefore = await crmPushes();
     const outboundStatus = await runOutbound();
     expect(outboundStatus.lastRun).toMatchObject({ claimed: 1, delivered: 0, echoes: 1 });
@@ -164,20 +98,20 @@ describe('inbound sync and loop prevention, end to end', () => {
   it('pushes an S-360 edit to the CRM, and the CRM sending the same state back writes nothing to S-360', async () => {
     const person = (await crmRecords()).filter((record) => record.entity === 'person')[1];
     if (!person) throw new Error('expected two persons among the generated contacts');
-    await got.patch(`${s360.url}/__sandbox/contacts/${person.contactNumber}`, {
+    await got.patch(`${e2e.s360.url}/__sandbox/contacts/${person.contactNumber}`, {
       json: { general: { lastName: 'Dubois-Møller' } },
     });
-    await s360.notificationsIdle();
+    await e2e.s360.notificationsIdle();
     const outboundStatus = await runOutbound();
     expect(outboundStatus.lastRun).toMatchObject({ claimed: 1, delivered: 1 });
     const pushed = (await crmRecords()).find((record) => record.contactNumber === person.contactNumber);
     expect(pushed?.fields.LastName).toBe('Dubois-Møller');
 
     // A CRM whose automation re-saves the record sends back exactly what crm-sync pushed: an echo.
-    await got.patch(`${crm.url}/__sandbox/records/${person.contactNumber}`, {
+    await got.patch(`${e2e.crm.url}/__sandbox/records/${person.contactNumber}`, {
       json: { fields: { LastName: 'Dubois-Møller' } },
     });
-    await crm.changesIdle();
+    await e2e.crm.changesIdle();
     const callsBefore = await s360Calls();
     const inboundStatus = await runInbound();
     expect(inboundStatus.lastRun).toMatchObject({ claimed: 1, applied: 0, echoes: 1 });
@@ -188,21 +122,21 @@ describe('inbound sync and loop prevention, end to end', () => {
     const person = (await crmRecords()).filter((record) => record.entity === 'person')[3];
     if (!person) throw new Error('expected four persons among the generated contacts');
     // S-360 first (its notification waits in the outbound queue), then the CRM, on the same field and another.
-    await got.patch(`${s360.url}/__sandbox/contacts/${person.contactNumber}`, {
+    await got.patch(`${e2e.s360.url}/__sandbox/contacts/${person.contactNumber}`, {
       json: { general: { firstName: 'Anouk' } },
     });
-    await s360.notificationsIdle();
-    await got.patch(`${crm.url}/__sandbox/records/${person.contactNumber}`, {
+    await e2e.s360.notificationsIdle();
+    await got.patch(`${e2e.crm.url}/__sandbox/records/${person.contactNumber}`, {
       json: { fields: { FirstName: 'Annick', MobilePhone: '+41 79 123 45 67' } },
     });
-    await crm.changesIdle();
+    await e2e.crm.changesIdle();
 
     const inboundStatus = await runInbound();
     expect(inboundStatus.lastRun).toMatchObject({ claimed: 1, applied: 1 });
     const contact = await s360Contact(person.contactNumber);
     expect(contact.general.firstName).toBe('Annick');
     expect(contact.comMeans.mobile).toBe('+41 79 123 45 67');
-    const conflicts = await service.store.listConflicts({ target });
+    const conflicts = await e2e.service.store.listConflicts({ target });
     expect(conflicts).toEqual([
       expect.objectContaining({
         contactNumber: person.contactNumber,
@@ -215,7 +149,7 @@ describe('inbound sync and loop prevention, end to end', () => {
     ]);
 
     // Both sides now agree: the outbound run has nothing to send.
-    await s360.notificationsIdle();
+    await e2e.s360.notificationsIdle();
     const pushesBefore = await crmPushes();
     await runOutbound();
     expect(await crmPushes()).toBe(pushesBefore);
@@ -227,15 +161,15 @@ describe('inbound sync and loop prevention, end to end', () => {
     const person = (await crmRecords()).filter((record) => record.entity === 'person')[4];
     if (!person) throw new Error('expected five persons among the generated contacts');
     await inbound.executeUpdate(pauseUpdate);
-    await got.patch(`${crm.url}/__sandbox/records/${person.contactNumber}`, {
+    await got.patch(`${e2e.crm.url}/__sandbox/records/${person.contactNumber}`, {
       json: { fields: { LastName: 'Pendant-la-pause' } },
     });
-    await crm.changesIdle();
+    await e2e.crm.changesIdle();
     const before = await inbound.query(inboundStatusQuery);
     await inbound.signal(triggerSignal);
     // Paused: the trigger waits, the change stays queued (long enough for a run to have happened otherwise).
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const outbox = await got(`${service.receiver.url}/api/outbox`, {
+    const outbox = await got(`${e2e.service.receiver.url}/api/outbox`, {
       searchParams: { target, direction: 'inbound' },
     }).json<{ pending: number }>();
     expect(outbox.pending).toBe(1);
@@ -253,8 +187,8 @@ describe('inbound sync and loop prevention, end to end', () => {
   it('flags the S-360 contact inactive when its CRM record is deleted, never deleting it', async () => {
     const person = (await crmRecords()).filter((record) => record.entity === 'person')[2];
     if (!person) throw new Error('expected three persons among the generated contacts');
-    await got.delete(`${crm.url}/__sandbox/records/${person.contactNumber}`);
-    await crm.changesIdle();
+    await got.delete(`${e2e.crm.url}/__sandbox/records/${person.contactNumber}`);
+    await e2e.crm.changesIdle();
     const inboundStatus = await runInbound();
     expect(inboundStatus.lastRun).toMatchObject({ claimed: 1, deleted: 1 });
     const contact = await s360Contact(person.contactNumber);

@@ -3,37 +3,20 @@
  * outboundSync workflow claims, fetches (over real HTTP, with JWT), maps and pushes signed payloads to the CRM
  * sandbox.
  */
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Client } from '@temporalio/client';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import got from 'got';
-import { parseConfig } from '../../src/config/load-config';
-import type { CrmSyncConfig } from '../../src/config/config-schema';
-import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
-import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
-import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
-import { startService, type RunningService } from '../../src/worker';
 import { outboundSync, outboundSyncWorkflowId, statusQuery, triggerSignal } from '../../src/workflows';
-import type { S360Contact } from '../../src/adapters/s360/s360-contact';
-import { eventually, freePort } from '../helpers/free-port';
+import { eventually } from '../helpers/free-port';
+import {
+  crmRecords as crmSandboxRecords,
+  s360Contact as s360SandboxContact,
+  startEndToEnd,
+  type EndToEnd,
+} from '../helpers/end-to-end';
 
 jest.setTimeout(180_000);
 
-const jwtSecret = 'e2e-jwt-secret-0123456789';
-const signingSecret = 'whsec_ZTJlLXNpZ25pbmctc2VjcmV0LTAxMjM0NTY3';
 const target = 'e2e';
 
-interface CrmRecord {
-  contactNumber: string;
-  entity: string;
-  active?: boolean;
-  accountContactNumber?: string;
-  fields: Record<string, unknown>;
-  timesApplied: number;
-}
 interface CrmStats {
   pushes: number;
   records: number;
@@ -43,74 +26,42 @@ interface CrmStats {
 }
 
 describe('outbound sync, end to end', () => {
-  let env: TestWorkflowEnvironment;
-  let client: Client;
-  let s360: S360Sandbox;
-  let crm: CrmSandbox;
-  let service: RunningService;
-  let dataDir: string;
-  let config: CrmSyncConfig;
+  let e2e: EndToEnd;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-e2e-'));
-    const [workflowBundle, temporal, receiverPort] = await Promise.all([
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-      TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
-      freePort(),
-    ]);
-    env = temporal;
-    client = env.client;
-    crm = await startCrmSandbox({ port: 0, signingSecret });
-    s360 = await startS360Sandbox({
-      port: 0,
-      jwtSecret,
-      institution: 'E2E',
-      callsPerMinute: 60_000,
-      notificationUrl: `http://127.0.0.1:${receiverPort}/notifications/s360`,
+    e2e = await startEndToEnd({
+      target,
+      taskQueue: 'e2e-outbound',
+      signingSecret: 'whsec_ZTJlLXNpZ25pbmctc2VjcmV0LTAxMjM0NTY3',
     });
-    config = parseConfig({
-      dataDir,
-      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue: 'e2e-outbound' },
-      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 60_000 },
-      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
-      receiver: { port: receiverPort },
-    });
-    service = await startService(config, { workflowBundle });
   });
 
-  afterAll(async () => {
-    await service?.shutdown();
-    await Promise.all([s360?.close(), crm?.close()]);
-    await env?.teardown();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => e2e?.close());
 
-  const crmRecords = async (): Promise<CrmRecord[]> =>
-    (await got(`${crm.url}/__sandbox/records`).json<{ records: CrmRecord[] }>()).records;
-  const crmStats = (): Promise<CrmStats> => got(`${crm.url}/__sandbox/stats`).json<CrmStats>();
-  const s360Contact = (contactNumber: string): Promise<S360Contact> =>
-    got(`${s360.url}/__sandbox/contacts/${contactNumber}`).json<S360Contact>();
+  const crmRecords = () => crmSandboxRecords(e2e.crm);
+  const crmStats = (): Promise<CrmStats> => got(`${e2e.crm.url}/__sandbox/stats`).json<CrmStats>();
+  const s360Contact = (contactNumber: string) => s360SandboxContact(e2e.s360, contactNumber);
 
   it('delivers 1,200 generated contacts exactly once, in three runs of at most 500, with the right data', async () => {
-    await got.post(`${s360.url}/__sandbox/contacts/generate`, { json: { count: 1200, seed: 7 } });
-    await s360.notificationsIdle();
+    await got.post(`${e2e.s360.url}/__sandbox/contacts/generate`, { json: { count: 1200, seed: 7 } });
+    await e2e.s360.notificationsIdle();
     await eventually('1,200 contacts pending in the outbox', async () => {
-      const counts = await got(`${service.receiver.url}/api/outbox`, { searchParams: { target } }).json<{
+      const counts = await got(`${e2e.service.receiver.url}/api/outbox`, { searchParams: { target } }).json<{
         pending: number;
       }>();
       return counts.pending === 1200 ? counts : undefined;
     });
 
-    const handle = await client.workflow.start(outboundSync, {
+    const handle = await e2e.client.workflow.start(outboundSync, {
       workflowId: outboundSyncWorkflowId(target),
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: e2e.config.temporal.taskQueue,
       args: [{ target, settings: { intervalMinutes: 1440, maxContactsPerRun: 500, batchSize: 50 } }],
     });
     const claimedPerRun: number[] = [];
     for (let run = 1; run <= 3; run += 1) {
       if (run > 1) await handle.signal(triggerSignal);
       const status = await eventually(`run ${run} to finish`, async () => {
-        const current = await client.workflow.getHandle(handle.workflowId).query(statusQuery);
+        const current = await e2e.client.workflow.getHandle(handle.workflowId).query(statusQuery);
         return current.totals.runs >= run && current.state !== 'running' ? current : undefined;
       });
       claimedPerRun.push(status.lastRun?.claimed ?? -1);
@@ -160,12 +111,14 @@ describe('outbound sync, end to end', () => {
   });
 
   it('flags the CRM record of a contact deactivated in S-360', async () => {
-    const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
+    const handle = e2e.client.workflow.getHandle(outboundSyncWorkflowId(target));
     const before = await handle.query(statusQuery);
     const person = (await crmRecords()).filter((record) => record.entity === 'person')[5];
     if (!person) throw new Error('expected persons among the generated contacts');
-    await got.patch(`${s360.url}/__sandbox/contacts/${person.contactNumber}`, { json: { active: false } });
-    await s360.notificationsIdle();
+    await got.patch(`${e2e.s360.url}/__sandbox/contacts/${person.contactNumber}`, {
+      json: { active: false },
+    });
+    await e2e.s360.notificationsIdle();
     await handle.signal(triggerSignal);
     const after = await eventually('the triggered run', async () => {
       const current = await handle.query(statusQuery);
@@ -177,19 +130,21 @@ describe('outbound sync, end to end', () => {
   });
 
   it('parks a contact with invalid data, with its reason, and delivers the others; a retry re-queues it', async () => {
-    const handle = client.workflow.getHandle(outboundSyncWorkflowId(target));
+    const handle = e2e.client.workflow.getHandle(outboundSyncWorkflowId(target));
     const before = await handle.query(statusQuery);
     const [invalid, valid] = (await crmRecords())
       .filter((record) => record.entity === 'person')
       .slice(0, 2)
       .map((record) => record.contactNumber);
-    await got.patch(`${s360.url}/__sandbox/contacts/${invalid}`, {
+    await got.patch(`${e2e.s360.url}/__sandbox/contacts/${invalid}`, {
       json: { comMeans: { email: 'not-an-email' } },
     });
-    await got.patch(`${s360.url}/__sandbox/contacts/${valid}`, { json: { general: { firstName: 'Zoë' } } });
-    await s360.notificationsIdle();
+    await got.patch(`${e2e.s360.url}/__sandbox/contacts/${valid}`, {
+      json: { general: { firstName: 'Zoë' } },
+    });
+    await e2e.s360.notificationsIdle();
     await eventually('2 pending contacts', async () => {
-      const counts = await got(`${service.receiver.url}/api/outbox`, { searchParams: { target } }).json<{
+      const counts = await got(`${e2e.service.receiver.url}/api/outbox`, { searchParams: { target } }).json<{
         pending: number;
       }>();
       return counts.pending === 2 ? counts : undefined;
@@ -201,7 +156,7 @@ describe('outbound sync, end to end', () => {
     });
     expect(after.lastRun).toMatchObject({ claimed: 2, delivered: 1, parked: 1 });
 
-    const parked = await got(`${service.receiver.url}/api/parked`, { searchParams: { target } }).json<{
+    const parked = await got(`${e2e.service.receiver.url}/api/parked`, { searchParams: { target } }).json<{
       parked: Array<{ contactNumber: string; code: string; field?: string; reason: string }>;
     }>();
     expect(parked.parked).toEqual([
@@ -212,11 +167,11 @@ describe('outbound sync, end to end', () => {
     expect(updated?.fields.FirstName).toBe('Zoë');
 
     // Fixed in S-360 and retried: it leaves the parked list and reaches the CRM.
-    await got.patch(`${s360.url}/__sandbox/contacts/${invalid}`, {
+    await got.patch(`${e2e.s360.url}/__sandbox/contacts/${invalid}`, {
       json: { comMeans: { email: 'fixed@example.com' } },
     });
     const retried = await got
-      .post(`${service.receiver.url}/api/parked/retry`, { json: { target, contactNumbers: [invalid] } })
+      .post(`${e2e.service.receiver.url}/api/parked/retry`, { json: { target, contactNumbers: [invalid] } })
       .json<{ requeued: number }>();
     expect(retried.requeued).toBe(1);
     await handle.signal(triggerSignal);
@@ -224,7 +179,9 @@ describe('outbound sync, end to end', () => {
       const record = (await crmRecords()).find((candidate) => candidate.contactNumber === invalid);
       return record?.fields.Email === 'fixed@example.com' ? record : undefined;
     });
-    const parkedAfter = await got(`${service.receiver.url}/api/parked`, { searchParams: { target } }).json<{
+    const parkedAfter = await got(`${e2e.service.receiver.url}/api/parked`, {
+      searchParams: { target },
+    }).json<{
       parked: unknown[];
     }>();
     expect(parkedAfter.parked).toEqual([]);
