@@ -1,18 +1,7 @@
-import {
-  ApplicationFailure,
-  continueAsNew,
-  isCancellation,
-  log,
-  proxyActivities,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { continueAsNew, isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { InboundActivities } from '../activities/inbound-activity-types';
 import type { PollActivities } from '../activities/poll-activity-types';
-import {
-  resolveOutboundSettings,
-  validateOutboundSettings,
-  type OutboundSyncSettings,
-} from './outbound-sync-settings';
+import type { OutboundSyncSettings } from './outbound-sync-settings';
 import {
   failureMessage,
   retryThenPark,
@@ -103,37 +92,13 @@ const { pollCrmChanges } = proxyActivities<PollActivities>({
  * first. Pause, resume, trigger, configure and status work as for the outbound sync.
  */
 export async function inboundSync(input: InboundSyncInput): Promise<never> {
-  const problems = validateOutboundSettings(input.settings ?? {});
-  if (problems.length > 0) {
-    throw ApplicationFailure.create({
-      type: 'InvalidSettings',
-      nonRetryable: true,
-      message: `Invalid inbound sync settings: ${problems.join('; ')}`,
-    });
-  }
   const { settings, carried } = await runSyncLoopOnce<InboundRunCounts, InboundTotals>({
+    name: 'inbound',
     target: input.target,
-    settings: resolveOutboundSettings(input.settings),
-    carried: input.carried ?? {
-      paused: false,
-      triggerPending: false,
-      lastRunStartedAtMs: null,
-      lastRun: null,
-      totals: { runs: 0, claimed: 0, applied: 0, deleted: 0, echoes: 0, parked: 0 },
-    },
-    runOnce: async (current) => {
-      const counts = await inboundOnce(input.target, current);
-      log.info('Inbound sync run finished', { target: input.target, ...counts });
-      return counts;
-    },
-    addToTotals: (totals, counts) => ({
-      runs: totals.runs + 1,
-      claimed: totals.claimed + counts.claimed,
-      applied: totals.applied + counts.applied,
-      deleted: totals.deleted + counts.deleted,
-      echoes: totals.echoes + counts.echoes,
-      parked: totals.parked + counts.parked,
-    }),
+    settings: input.settings,
+    carried: input.carried,
+    initialTotals: { runs: 0, claimed: 0, applied: 0, deleted: 0, echoes: 0, parked: 0 },
+    runOnce: (current) => inboundOnce(input.target, current),
   });
   return continueAsNew<typeof inboundSync>({ target: input.target, settings, carried });
 }

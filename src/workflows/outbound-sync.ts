@@ -1,17 +1,6 @@
-import {
-  ApplicationFailure,
-  continueAsNew,
-  isCancellation,
-  log,
-  proxyActivities,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { continueAsNew, isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HeldRelay, OutboundActivities } from '../activities/outbound-activity-types';
-import {
-  resolveOutboundSettings,
-  validateOutboundSettings,
-  type OutboundSyncSettings,
-} from './outbound-sync-settings';
+import type { OutboundSyncSettings } from './outbound-sync-settings';
 import {
   failureMessage,
   retryThenPark,
@@ -129,37 +118,13 @@ const concurrentBatches = 2;
  * (non-retryable `InvalidSettings`). Start it with the ID {@link outboundSyncWorkflowId}.
  */
 export async function outboundSync(input: OutboundSyncInput): Promise<never> {
-  const problems = validateOutboundSettings(input.settings ?? {});
-  if (problems.length > 0) {
-    throw ApplicationFailure.create({
-      type: 'InvalidSettings',
-      nonRetryable: true,
-      message: `Invalid outbound sync settings: ${problems.join('; ')}`,
-    });
-  }
   const { settings, carried } = await runSyncLoopOnce<OutboundRunCounts, OutboundTotals>({
+    name: 'outbound',
     target: input.target,
-    settings: resolveOutboundSettings(input.settings),
-    carried: input.carried ?? {
-      paused: false,
-      triggerPending: false,
-      lastRunStartedAtMs: null,
-      lastRun: null,
-      totals: { runs: 0, claimed: 0, delivered: 0, rejected: 0, parked: 0, duplicates: 0 },
-    },
-    runOnce: async (current) => {
-      const counts = await syncOnce(input.target, current);
-      log.info('Outbound sync run finished', { target: input.target, ...counts });
-      return counts;
-    },
-    addToTotals: (totals, counts) => ({
-      runs: totals.runs + 1,
-      claimed: totals.claimed + counts.claimed,
-      delivered: totals.delivered + counts.delivered,
-      rejected: totals.rejected + counts.rejected,
-      parked: totals.parked + counts.parked,
-      duplicates: totals.duplicates + counts.duplicates,
-    }),
+    settings: input.settings,
+    carried: input.carried,
+    initialTotals: { runs: 0, claimed: 0, delivered: 0, rejected: 0, parked: 0, duplicates: 0 },
+    runOnce: (current) => syncOnce(input.target, current),
   });
   return continueAsNew<typeof outboundSync>({ target: input.target, settings, carried });
 }

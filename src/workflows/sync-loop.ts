@@ -1,16 +1,22 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   defineQuery,
   defineSignal,
   defineUpdate,
+  log,
   setHandler,
   type QueryDefinition,
 } from '@temporalio/workflow';
 import type { RetryPolicy, UpdateDefinition } from '@temporalio/common';
 import { nonRetryableFailureTypes } from '../failure-types';
-import { validateOutboundSettings, type OutboundSyncSettings } from './outbound-sync-settings';
+import {
+  resolveOutboundSettings,
+  validateOutboundSettings,
+  type OutboundSyncSettings,
+} from './outbound-sync-settings';
 
 /**
  * The loop every recurring sync workflow shares (outbound and inbound): one execution waits until a run is due
@@ -105,24 +111,43 @@ export function statusUpdateOf<Status extends AnyStatus>(
 }
 
 export interface SyncLoopInput<Counts extends SyncRunCounts, Totals extends { runs: number }> {
+  /** Names the sync in messages and logs. */
+  name: 'outbound' | 'inbound';
   target: string;
-  settings: OutboundSyncSettings;
-  carried: SyncCarriedState<Counts, Totals>;
+  /** The settings given at start (validated here: invalid ones fail the workflow, naming them). */
+  settings: Partial<OutboundSyncSettings> | undefined;
+  /** State carried from the previous execution; absent on the first. */
+  carried: SyncCarriedState<Counts, Totals> | undefined;
+  /** The totals before any run: every key but `runs` is summed from the counts of the same name. */
+  initialTotals: Totals;
   /** One run with the settings in force when it starts. */
   runOnce(settings: OutboundSyncSettings): Promise<Counts>;
-  /** The totals once a run with these counts is added (runs included). */
-  addToTotals(totals: Totals, counts: Counts): Totals;
 }
 
 /**
- * Installs the signal, update and query handlers, waits until a run is due and the sync is not paused, runs once,
- * and resolves with the settings and state to carry into the next execution, once every handler has finished.
+ * Validates the settings, installs the signal, update and query handlers, waits until a run is due and the sync
+ * is not paused, runs once, and resolves with the settings and state to carry into the next execution, once every
+ * handler has finished. Invalid settings fail the workflow at once (non-retryable `InvalidSettings`).
  */
 export async function runSyncLoopOnce<Counts extends SyncRunCounts, Totals extends { runs: number }>(
   input: SyncLoopInput<Counts, Totals>,
 ): Promise<{ settings: OutboundSyncSettings; carried: SyncCarriedState<Counts, Totals> }> {
-  let settings = input.settings;
-  const state = input.carried;
+  const problems = validateOutboundSettings(input.settings ?? {});
+  if (problems.length > 0) {
+    throw ApplicationFailure.create({
+      type: 'InvalidSettings',
+      nonRetryable: true,
+      message: `Invalid ${input.name} sync settings: ${problems.join('; ')}`,
+    });
+  }
+  let settings = resolveOutboundSettings(input.settings);
+  const state: SyncCarriedState<Counts, Totals> = input.carried ?? {
+    paused: false,
+    triggerPending: false,
+    lastRunStartedAtMs: null,
+    lastRun: null,
+    totals: input.initialTotals,
+  };
   let running = false;
   let wakeups = 0;
 
@@ -197,11 +222,27 @@ export async function runSyncLoopOnce<Counts extends SyncRunCounts, Totals exten
   const startedAt = new Date(state.lastRunStartedAtMs).toISOString();
   const counts = await input.runOnce(settings);
   running = false;
+  log.info(`${input.name === 'outbound' ? 'Outbound' : 'Inbound'} sync run finished`, {
+    target: input.target,
+    ...counts,
+  });
   state.lastRun = { ...counts, startedAt, finishedAt: new Date().toISOString() };
-  state.totals = input.addToTotals(state.totals, counts);
+  state.totals = addToTotals(state.totals, counts);
 
   await condition(allHandlersFinished);
   return { settings, carried: state };
+}
+
+/** The totals with one more run: each total is raised by the run's count of the same name. */
+function addToTotals<Totals extends { runs: number }>(totals: Totals, counts: object): Totals {
+  const next: Record<string, number> = { ...(totals as unknown as Record<string, number>) };
+  const runCounts = counts as Record<string, unknown>;
+  for (const key of Object.keys(next)) {
+    const count = runCounts[key];
+    if (key === 'runs') next[key] = (next[key] ?? 0) + 1;
+    else if (typeof count === 'number') next[key] = (next[key] ?? 0) + count;
+  }
+  return next as unknown as Totals;
 }
 
 function definedOnly(changes: Partial<OutboundSyncSettings>): Partial<OutboundSyncSettings> {
