@@ -1,7 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type {
   ApplyInboundChangesInput,
   InboundActivities,
@@ -16,12 +14,10 @@ import {
   pauseSignal,
   resumeSignal,
   triggerSignal,
-  type InboundSyncInput,
   type InboundSyncStatus,
 } from '../../src/workflows';
-import { eventually } from '../helpers/free-port';
 import { rejection } from '../helpers/rejection';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { syncWorkflowHarness } from '../helpers/sync-workflow-harness';
 
 jest.setTimeout(90_000);
 
@@ -134,77 +130,15 @@ const activities: InboundActivities & PollActivities = {
 };
 
 describe('inboundSync workflow (time skipping)', () => {
-  let env: TestWorkflowEnvironment;
-  let code: string;
-  const taskQueue = 'inbound-sync-test';
-  const started: Array<WorkflowHandle<typeof inboundSync>> = [];
-  let targetCount = 0;
-
-  beforeAll(async () => {
-    const [testEnv, bundle] = await Promise.all([
-      createTimeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    ]);
-    env = testEnv;
-    code = bundle.code;
+  const harness = syncWorkflowHarness<InboundSyncStatus, FakeTarget>({
+    taskQueue: 'inbound-sync-test',
+    activities,
+    workflow: inboundSync,
+    workflowId: inboundSyncWorkflowId,
+    statusQuery: inboundStatusQuery,
+    targets,
   });
-
-  afterEach(async () => {
-    // The sync never ends by itself: stop what a test started, passed or failed.
-    await Promise.all(
-      started.splice(0).map((handle) => handle.terminate('test over').catch(() => undefined)),
-    );
-  });
-
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  /** Runs `body` with a worker polling the test task queue; the worker stops when `body` settles. */
-  async function withWorker(body: () => Promise<void>): Promise<void> {
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: { code },
-      activities,
-    });
-    await worker.runUntil(body);
-  }
-
-  /** Starts a workflow for a new fake target. */
-  async function start(fakeTarget: FakeTarget, settings: InboundSyncInput['settings'] = {}) {
-    targetCount += 1;
-    const target = `crm${targetCount}`;
-    targets.set(target, fakeTarget);
-    const handle = await env.client.workflow.start(inboundSync, {
-      workflowId: inboundSyncWorkflowId(target),
-      taskQueue,
-      args: [{ target, settings }],
-    });
-    started.push(handle);
-    const status = () => handle.query(inboundStatusQuery);
-    const statusWhen = (what: string, done: (s: InboundSyncStatus) => boolean) =>
-      eventually(what, async () => {
-        const current = await status();
-        return done(current) ? current : undefined;
-      });
-    /**
-     * The status once `runs` runs have finished and the workflow has continued as new. Waits without querying: a
-     * query that reaches a run while it continues as new can stay unanswered on the time-skipping test server, and
-     * then holds its clock.
-     */
-    const afterRuns = async (runs: number): Promise<InboundSyncStatus> => {
-      await eventually(`${runs} runs`, async () => {
-        const claimId = [...fakeTarget.claims.keys()][runs - 1];
-        if (claimId === undefined) return undefined;
-        const description = await handle.describe();
-        const continued = description.runId !== claimId.slice(claimId.lastIndexOf('/') + 1);
-        return continued && description.status.name === 'RUNNING' ? true : undefined;
-      });
-      return status();
-    };
-    return { target, handle, status, statusWhen, afterRuns };
-  }
+  const { withWorker, start } = harness;
 
   it('runs at start, then every interval, claiming at most maxContactsPerRun in batches of at most batchSize, one at a time', () =>
     withWorker(async () => {
@@ -222,12 +156,12 @@ describe('inboundSync workflow (time skipping)', () => {
       expect(first.lastRun).toMatchObject({ claimed: 10, applied: 10, batches: 3 });
 
       // The next one only once the interval has passed since the first one's start.
-      await env.sleep('29 minutes');
+      await harness.env.sleep('29 minutes');
       expect((await status()).totals.runs).toBe(1);
-      await env.sleep('61 seconds');
+      await harness.env.sleep('61 seconds');
       const second = await afterRuns(2);
       expect(Date.parse(second.lastRun?.startedAt ?? '') - startedAt).toBeGreaterThanOrEqual(30 * minute);
-      await env.sleep('30 minutes');
+      await harness.env.sleep('30 minutes');
       const third = await afterRuns(3);
       expect(Date.parse(third.lastRun?.startedAt ?? '') - startedAt).toBeGreaterThanOrEqual(60 * minute);
 
@@ -317,7 +251,7 @@ describe('inboundSync workflow (time skipping)', () => {
       t.changeList.push(...contacts(9, 12));
       t.outcomes.set(contact(9), 'deleted');
       t.outcomes.set(contact(10), 'echo');
-      await env.sleep('20 minutes');
+      await harness.env.sleep('20 minutes');
       const second = await afterRuns(2);
       expect(second.lastRun).toMatchObject({
         polled: 4,
@@ -340,7 +274,7 @@ describe('inboundSync workflow (time skipping)', () => {
       expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
 
       // An empty run counts as a run and changes no other total.
-      await env.sleep('20 minutes');
+      await harness.env.sleep('20 minutes');
       const third = await afterRuns(3);
       expect(third.lastRun).toMatchObject({ claimed: 0, applied: 0, batches: 0 });
       expect(third.totals).toEqual({ ...second.totals, runs: 3 });
@@ -359,7 +293,7 @@ describe('inboundSync workflow (time skipping)', () => {
       await handle.signal(pauseSignal);
       const paused = await statusWhen('paused', (s) => s.state === 'paused');
       expect(paused.nextRunAt).toBeNull();
-      await env.sleep('10 minutes');
+      await harness.env.sleep('10 minutes');
       expect((await status()).totals.runs).toBe(1);
       expect(t.claims.size).toBe(1);
       expect(t.pending).toHaveLength(20);
@@ -390,7 +324,7 @@ describe('inboundSync workflow (time skipping)', () => {
       // While paused, a trigger waits for resume.
       await handle.signal(pauseSignal);
       await handle.signal(triggerSignal);
-      await env.sleep('30 minutes');
+      await harness.env.sleep('30 minutes');
       expect(await status()).toMatchObject({ state: 'paused', totals: { runs: 2 } });
       await handle.signal(resumeSignal);
       expect((await afterRuns(3)).totals.applied).toBe(30);
@@ -417,7 +351,7 @@ describe('inboundSync workflow (time skipping)', () => {
         args: [{ batchSize: 3, maxContactsPerRun: 8, intervalMinutes: 5 }],
       });
       expect(applied).toEqual({ intervalMinutes: 5, maxContactsPerRun: 8, batchSize: 3 });
-      await env.sleep('5 minutes');
+      await harness.env.sleep('5 minutes');
       const second = await afterRuns(2);
       expect(second.settings).toEqual(applied);
       expect(t.claimLimits).toEqual([10, 8]);
@@ -485,12 +419,12 @@ describe('inboundSync workflow (time skipping)', () => {
   it('fails at start on invalid settings, naming them', () =>
     withWorker(async () => {
       targets.set('invalid', new FakeTarget());
-      const handle = await env.client.workflow.start(inboundSync, {
+      const handle = await harness.env.client.workflow.start(inboundSync, {
         workflowId: inboundSyncWorkflowId('invalid'),
-        taskQueue,
+        taskQueue: harness.taskQueue,
         args: [{ target: 'invalid', settings: { intervalMinutes: 0, batchSize: 60 } }],
       });
-      started.push(handle);
+      harness.stopAfterTest(handle);
       const error = await rejection(handle.result());
       expect(error).toBeInstanceOf(WorkflowFailedError);
       expect((error as WorkflowFailedError).cause?.message).toBe(

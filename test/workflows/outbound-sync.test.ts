@@ -1,7 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { OutboundActivities } from '../../src/activities/outbound-activity-types';
 import {
   configureUpdate,
@@ -14,12 +12,10 @@ import {
   statusQuery,
   triggerSignal,
   triggerUpdate,
-  type OutboundSyncInput,
   type OutboundSyncStatus,
 } from '../../src/workflows';
-import { eventually } from '../helpers/free-port';
 import { rejection } from '../helpers/rejection';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { syncWorkflowHarness } from '../helpers/sync-workflow-harness';
 
 jest.setTimeout(90_000);
 
@@ -169,77 +165,15 @@ const activities: OutboundActivities = {
 };
 
 describe('outboundSync workflow (time skipping)', () => {
-  let env: TestWorkflowEnvironment;
-  let code: string;
-  const taskQueue = 'outbound-sync-test';
-  const started: Array<WorkflowHandle<typeof outboundSync>> = [];
-  let targetCount = 0;
-
-  beforeAll(async () => {
-    const [testEnv, bundle] = await Promise.all([
-      createTimeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    ]);
-    env = testEnv;
-    code = bundle.code;
+  const harness = syncWorkflowHarness<OutboundSyncStatus, FakeTarget>({
+    taskQueue: 'outbound-sync-test',
+    activities,
+    workflow: outboundSync,
+    workflowId: outboundSyncWorkflowId,
+    statusQuery: statusQuery,
+    targets,
   });
-
-  afterEach(async () => {
-    // The sync never ends by itself: stop what a test started, passed or failed.
-    await Promise.all(
-      started.splice(0).map((handle) => handle.terminate('test over').catch(() => undefined)),
-    );
-  });
-
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  /** Runs `body` with a worker polling the test task queue; the worker stops when `body` settles. */
-  async function withWorker(body: () => Promise<void>): Promise<void> {
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: { code },
-      activities,
-    });
-    await worker.runUntil(body);
-  }
-
-  /** Starts a workflow for a new fake target. */
-  async function start(fakeTarget: FakeTarget, settings: OutboundSyncInput['settings'] = {}) {
-    targetCount += 1;
-    const target = `t${targetCount}`;
-    targets.set(target, fakeTarget);
-    const handle = await env.client.workflow.start(outboundSync, {
-      workflowId: outboundSyncWorkflowId(target),
-      taskQueue,
-      args: [{ target, settings }],
-    });
-    started.push(handle);
-    const status = () => handle.query(statusQuery);
-    const statusWhen = (what: string, done: (s: OutboundSyncStatus) => boolean) =>
-      eventually(what, async () => {
-        const current = await status();
-        return done(current) ? current : undefined;
-      });
-    /**
-     * The status once `runs` runs have finished and the workflow has continued as new. Waits without querying: a
-     * query that reaches a run while it continues as new can stay unanswered on the time-skipping test server, and
-     * then holds its clock (the real server answers it).
-     */
-    const afterRuns = async (runs: number): Promise<OutboundSyncStatus> => {
-      await eventually(`${runs} runs`, async () => {
-        const claimId = [...fakeTarget.claims.keys()][runs - 1];
-        if (claimId === undefined) return undefined;
-        const description = await handle.describe();
-        const continued = description.runId !== claimId.slice(claimId.lastIndexOf('/') + 1);
-        return continued && description.status.name === 'RUNNING' ? true : undefined;
-      });
-      return status();
-    };
-    return { target, handle, status, statusWhen, afterRuns };
-  }
+  const { withWorker, start } = harness;
 
   it('drains 1,200 contacts in runs of at most 500 and pushes of at most 50, one run per interval', () =>
     withWorker(async () => {
@@ -257,12 +191,12 @@ describe('outboundSync workflow (time skipping)', () => {
       expect(first.lastRun).toMatchObject({ claimed: 500, delivered: 500, batches: 10 });
 
       // The next one only when the interval has passed since the first one's start.
-      await env.sleep('14 minutes');
+      await harness.env.sleep('14 minutes');
       expect((await status()).totals.runs).toBe(1);
-      await env.sleep('61 seconds');
+      await harness.env.sleep('61 seconds');
       const second = await afterRuns(2);
       expect(Date.parse(second.lastRun?.startedAt ?? '') - startedAt).toBeGreaterThanOrEqual(15 * minute);
-      await env.sleep('15 minutes');
+      await harness.env.sleep('15 minutes');
       const third = await afterRuns(3);
 
       expect(t.claimLimits).toEqual([500, 500, 500]);
@@ -352,7 +286,7 @@ describe('outboundSync workflow (time skipping)', () => {
       await handle.signal(pauseSignal);
       const paused = await statusWhen('paused', (s) => s.state === 'paused');
       expect(paused.nextRunAt).toBeNull();
-      await env.sleep('10 minutes');
+      await harness.env.sleep('10 minutes');
       expect((await status()).totals.runs).toBe(1);
       expect(t.pending).toHaveLength(20);
 
@@ -364,7 +298,7 @@ describe('outboundSync workflow (time skipping)', () => {
 
       // The acknowledged forms answer with the status they leave behind.
       expect(await handle.executeUpdate(pauseUpdate)).toMatchObject({ state: 'paused', nextRunAt: null });
-      await env.sleep('10 minutes');
+      await harness.env.sleep('10 minutes');
       expect((await status()).totals.runs).toBe(2);
       const again = await handle.executeUpdate(resumeUpdate);
       expect(again.state).not.toBe('paused');
@@ -398,7 +332,7 @@ describe('outboundSync workflow (time skipping)', () => {
       await afterRuns(1);
       await handle.executeUpdate(pauseUpdate);
       await handle.signal(triggerSignal);
-      await env.sleep('30 minutes');
+      await harness.env.sleep('30 minutes');
       expect(await status()).toMatchObject({ state: 'paused', totals: { runs: 1 } });
 
       await handle.signal(resumeSignal);
@@ -446,7 +380,7 @@ describe('outboundSync workflow (time skipping)', () => {
         Date.parse(first.lastRun?.startedAt ?? '') + 30 * minute,
       );
 
-      await env.sleep('30 minutes');
+      await harness.env.sleep('30 minutes');
       const second = await afterRuns(2);
       expect(second.settings).toEqual(applied);
       expect(t.claimLimits).toEqual([20, 20]);
@@ -465,7 +399,7 @@ describe('outboundSync workflow (time skipping)', () => {
       await afterRuns(1);
       await handle.executeUpdate(configureUpdate, { args: [{ maxContactsPerRun: 10 }] });
       for (let run = 2; run <= 4; run += 1) {
-        await env.sleep('1 minute');
+        await harness.env.sleep('1 minute');
         await afterRuns(run);
       }
       const after = await afterRuns(4);
@@ -483,7 +417,10 @@ describe('outboundSync workflow (time skipping)', () => {
 
       // Every run was its own short execution, ended by continue-as-new.
       expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
-      const firstExecution = env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+      const firstExecution = harness.env.client.workflow.getHandle(
+        handle.workflowId,
+        handle.firstExecutionRunId,
+      );
       const events = (await firstExecution.fetchHistory()).events ?? [];
       expect(events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
       expect(events.length).toBeLessThan(60);
@@ -492,9 +429,9 @@ describe('outboundSync workflow (time skipping)', () => {
   it('fails at start on invalid settings, naming them', () =>
     withWorker(async () => {
       targets.set('invalid', new FakeTarget());
-      const handle = await env.client.workflow.start(outboundSync, {
+      const handle = await harness.env.client.workflow.start(outboundSync, {
         workflowId: outboundSyncWorkflowId('invalid'),
-        taskQueue,
+        taskQueue: harness.taskQueue,
         args: [{ target: 'invalid', settings: { batchSize: 0, maxContactsPerRun: 1000 } }],
       });
       const error = await rejection(handle.result());
@@ -573,7 +510,7 @@ describe('outboundSync workflow (time skipping)', () => {
       t.prepareFails.set(contact(1), 'transient');
       const { afterRuns } = await start(t, { batchSize: 2, intervalMinutes: 1440 });
       // The backoff (1 s doubling up to 5 min) adds up to about an hour.
-      await env.sleep('2 hours');
+      await harness.env.sleep('2 hours');
       const first = await afterRuns(1);
       expect(t.prepareCalls.filter((pushId) => pushId.endsWith('/0'))).toHaveLength(20);
       expect(t.parked).toEqual(
