@@ -21,7 +21,7 @@ import type {
   ReleaseHeldRelaysInput,
   ReleaseHeldRelaysResult,
 } from './outbound-activity-types';
-import { toActivityFailure } from './translate-error';
+import { crmAdapterOrFailure, toActivityFailure } from './translate-error';
 
 /** What the outbound activities are built from (the worker passes the real ones, tests fakes). */
 export interface OutboundActivityDeps {
@@ -72,18 +72,7 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
   const { store, s360 } = deps;
   const { mapContact } = deps;
 
-  function crmAdapterOf(target: string): CrmAdapter {
-    try {
-      return deps.crmAdapter(target);
-    } catch (err) {
-      throw ApplicationFailure.create({
-        type: FailureType.Configuration,
-        nonRetryable: true,
-        message: `No CRM adapter for target "${target}": ${err instanceof Error ? err.message : String(err)}`,
-        ...(err instanceof Error ? { cause: err } : {}),
-      });
-    }
-  }
+  const crmAdapterOf = (target: string): CrmAdapter => crmAdapterOrFailure(deps.crmAdapter, target);
 
   async function claimOutboundContacts(
     input: ClaimOutboundContactsInput,

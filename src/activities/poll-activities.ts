@@ -1,10 +1,9 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { CrmAdapter } from '../adapters/crm/crm-adapter';
 import { toInboundChange } from '../adapters/crm/crm-change-event';
-import { FailureType } from '../failure-types';
 import type { SyncStore } from '../store/sync-store';
 import type { PollActivities, PollCrmChangesInput, PollCrmChangesResult } from './poll-activity-types';
-import { toActivityFailure } from './translate-error';
+import { crmAdapterOrFailure, toActivityFailure } from './translate-error';
 
 /** What the polling activity is built from (the worker passes the real ones, tests fakes). */
 export interface PollActivityDeps {
@@ -62,18 +61,7 @@ export function createPollActivities(deps: PollActivityDeps): PollActivities {
     return result;
   }
 
-  function crmAdapterOf(target: string): CrmAdapter {
-    try {
-      return deps.crmAdapter(target);
-    } catch (err) {
-      throw ApplicationFailure.create({
-        type: FailureType.Configuration,
-        nonRetryable: true,
-        message: `No CRM adapter for target "${target}": ${err instanceof Error ? err.message : String(err)}`,
-        ...(err instanceof Error ? { cause: err } : {}),
-      });
-    }
-  }
+  const crmAdapterOf = (target: string): CrmAdapter => crmAdapterOrFailure(deps.crmAdapter, target);
 
   return { pollCrmChanges };
 }

@@ -52,3 +52,20 @@ export function toActivityFailure(err: unknown): unknown {
   }
   return err;
 }
+
+/**
+ * The adapter of a CRM target, or a non-retryable `Configuration` failure naming the target when there is none
+ * (a target removed from the configuration while its workflow still runs).
+ */
+export function crmAdapterOrFailure<Adapter>(lookup: (target: string) => Adapter, target: string): Adapter {
+  try {
+    return lookup(target);
+  } catch (err) {
+    throw ApplicationFailure.create({
+      type: FailureType.Configuration,
+      nonRetryable: true,
+      message: `No CRM adapter for target "${target}": ${err instanceof Error ? err.message : String(err)}`,
+      ...(err instanceof Error ? { cause: err } : {}),
+    });
+  }
+}
