@@ -1,5 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from './activities';
 import { createCrmAdapter } from './adapters/crm';
 import type { CrmAdapter } from './adapters/crm/crm-adapter';
@@ -88,9 +94,13 @@ export async function startService(
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       activities,
-      ...(options.workflowBundle
-        ? { workflowBundle: options.workflowBundle }
-        : { workflowsPath: require.resolve('./workflows') }),
+      workflowBundle:
+        options.workflowBundle ??
+        // Bundled here rather than by Worker.create, so that webpack's build report stays out of the service's log.
+        (await bundleWorkflowCode({
+          workflowsPath: require.resolve('./workflows'),
+          logger: new DefaultLogger('WARN'),
+        })),
       ...options.workerOptions,
     });
     const finished = worker.run();
