@@ -8,6 +8,8 @@ interface SandboxOptions {
   s360Port?: number;
   crmPort?: number;
   notifyUrl?: string;
+  /** Where CRM users' edits are posted; false with --no-crm-changes. */
+  crmChanges: string | boolean;
   callsPerMinute?: number;
   throttleStatus: number;
   generate: number;
@@ -30,6 +32,11 @@ export function registerSandboxCommand(program: Command, io: CliIo): void {
       integerOption('--crm-port'),
     )
     .option('--notify-url <url>', 'where S-360 change notifications are POSTed (default: the receiver)')
+    .option(
+      '--crm-changes <url>',
+      'where CRM sandbox edits are POSTed as signed events (default: the receiver, /notifications/crm/<target>)',
+    )
+    .option('--no-crm-changes', 'do not post CRM sandbox edits (they are still listed by GET /changes)')
     .option(
       '--calls-per-minute <n>',
       'S-360 API limit, 0 = none (default: 180)',
@@ -54,6 +61,14 @@ export function registerSandboxCommand(program: Command, io: CliIo): void {
       const notificationUrl =
         options.notifyUrl ?? `http://${receiverHost}:${config.receiver.port}/notifications/s360`;
       const target = config.crm.targets[0];
+      const crmChangesUrl =
+        options.crmChanges === false
+          ? undefined
+          : typeof options.crmChanges === 'string'
+            ? options.crmChanges
+            : target
+              ? `http://${receiverHost}:${config.receiver.port}/notifications/crm/${target.name}`
+              : undefined;
       const sandboxes = await startSandboxes({
         s360Port: options.s360Port ?? config.dev.s360SandboxPort,
         crmPort: options.crmPort ?? config.dev.crmSandboxPort,
@@ -64,7 +79,17 @@ export function registerSandboxCommand(program: Command, io: CliIo): void {
           throttleStatus: options.throttleStatus,
           notificationUrl,
         },
-        crm: { signingSecret: target?.signingSecret ?? '' },
+        crm: {
+          signingSecret: target?.signingSecret ?? '',
+          ...(crmChangesUrl && target
+            ? {
+                changeWebhook: {
+                  url: crmChangesUrl,
+                  signingSecret: target.inboundSigningSecret ?? target.signingSecret,
+                },
+              }
+            : {}),
+        },
       });
       if (options.generate > 0) {
         await generateContacts(sandboxes.s360.url, options.generate, options.seed ?? config.dev.seed);
@@ -72,12 +97,21 @@ export function registerSandboxCommand(program: Command, io: CliIo): void {
       output(
         command,
         io,
-        { s360: sandboxes.s360.url, crm: sandboxes.crm.url, notificationUrl, generated: options.generate },
+        {
+          s360: sandboxes.s360.url,
+          crm: sandboxes.crm.url,
+          notificationUrl,
+          crmChangesUrl: crmChangesUrl ?? null,
+          generated: options.generate,
+        },
         () =>
           [
             `S-360 sandbox: ${sandboxes.s360.url}  (API under /tnco/backend-apis/contactInformationPublicService/v2_21/)`,
             `  change notifications -> ${notificationUrl}`,
             `CRM sandbox:   ${sandboxes.crm.url}  (webhook: POST /hooks/contacts; records: GET /__sandbox/records)`,
+            crmChangesUrl
+              ? `  CRM users' edits -> ${crmChangesUrl}`
+              : "  CRM users' edits: listed by GET /changes only",
             options.generate > 0 ? `Generated ${options.generate} contacts.` : '',
             'Ctrl-C to stop.',
           ]
