@@ -129,6 +129,17 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'CRM record IDs of records created in the CRM',
+    sql: `
+      -- The CRM's own ID of the record a change came from; records new in the CRM are keyed 'crm:<crm_id>'.
+      alter table inbound_change add column crm_id text;
+      -- The CRM record a contact created from the CRM is linked to.
+      alter table crm_link add column crm_id text;
+      create unique index crm_link_crm_id_idx on crm_link (target, crm_id) where crm_id is not null;
+    `,
+  },
 ];
 
 /** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */

@@ -58,6 +58,7 @@ interface StagedPushRow {
 interface InboundChangeRow {
   target: string;
   contact_number: string;
+  crm_id: string | null;
   kind: InboundChange['kind'];
   entity: InboundChange['entity'] | null;
   fields: unknown;
@@ -336,10 +337,11 @@ export class PgSyncStore implements SyncStore {
   async recordInboundChange(change: Omit<InboundChange, 'receivedAt'>): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query(
-        `insert into inbound_change (target, contact_number, kind, entity, fields, changed_at, received_at)
-         values ($1, $2, $3, $4, $5::jsonb, $6::timestamptz, now())
+        `insert into inbound_change (target, contact_number, kind, entity, fields, changed_at, received_at, crm_id)
+         values ($1, $2, $3, $4, $5::jsonb, $6::timestamptz, now(), $7)
          on conflict (target, contact_number) do update
             set kind = excluded.kind, entity = coalesce(excluded.entity, inbound_change.entity),
+                crm_id = coalesce(excluded.crm_id, inbound_change.crm_id),
                 fields = excluded.fields, changed_at = excluded.changed_at, received_at = excluded.received_at
           where inbound_change.changed_at <= excluded.changed_at`,
         [
@@ -349,6 +351,7 @@ export class PgSyncStore implements SyncStore {
           change.entity ?? null,
           JSON.stringify(change.fields),
           change.changedAt,
+          change.crmId ?? null,
         ],
       );
       await enqueueRows(tx, 'inbound', [change.target], [change.contactNumber]);
@@ -359,7 +362,7 @@ export class PgSyncStore implements SyncStore {
     const contactNumbers = unique(input.contactNumbers);
     if (contactNumbers.length === 0) return [];
     const { rows } = await this.sql.query<InboundChangeRow>(
-      `select target, contact_number, kind, entity, fields, changed_at, received_at
+      `select target, contact_number, crm_id, kind, entity, fields, changed_at, received_at
          from inbound_change
         where target = $1 and contact_number = any($2::text[])
         order by contact_number`,
@@ -368,6 +371,7 @@ export class PgSyncStore implements SyncStore {
     return rows.map((row) => ({
       target: row.target,
       contactNumber: row.contact_number,
+      ...(row.crm_id !== null ? { crmId: row.crm_id } : {}),
       kind: row.kind,
       ...(row.entity !== null ? { entity: row.entity } : {}),
       fields: toFields(row.fields),
@@ -421,6 +425,41 @@ export class PgSyncStore implements SyncStore {
       [input.target, contactNumbers],
     );
     return new Map(rows.map((row) => [row.contact_number, row.entity]));
+  }
+
+  /** Links an existing link too (keeping its first sync time); a crmId linked to another contact is refused. */
+  async linkCrmRecord(input: {
+    target: string;
+    contactNumber: string;
+    entity: string;
+    crmId: string;
+  }): Promise<void> {
+    await this.sql.query(
+      `insert into crm_link (target, contact_number, entity, crm_id, first_synced_at, last_synced_at)
+       values ($1, $2, $3, $4, now(), now())
+       on conflict (target, contact_number) do update
+          set entity = excluded.entity, crm_id = excluded.crm_id, last_synced_at = excluded.last_synced_at`,
+      [input.target, input.contactNumber, input.entity, input.crmId],
+    );
+  }
+
+  async contactNumberOfCrmId(input: { target: string; crmId: string }): Promise<string | undefined> {
+    const { rows } = await this.sql.query<{ contact_number: string }>(
+      'select contact_number from crm_link where target = $1 and crm_id = $2',
+      [input.target, input.crmId],
+    );
+    return rows[0]?.contact_number;
+  }
+
+  async linkedCrmIds(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return new Map();
+    const { rows } = await this.sql.query<{ contact_number: string; crm_id: string }>(
+      `select contact_number, crm_id from crm_link
+        where target = $1 and contact_number = any($2::text[]) and crm_id is not null`,
+      [input.target, contactNumbers],
+    );
+    return new Map(rows.map((row) => [row.contact_number, row.crm_id]));
   }
 
   async recordConflicts(conflicts: Array<Omit<SyncConflict, 'decidedAt'>>): Promise<void> {

@@ -74,10 +74,23 @@ export interface StagedPush {
 /** A CRM field value, as mapped records hold them. */
 export type SyncedFieldValue = string | number | boolean | null;
 
+/** The outbox key of a record created in the CRM that has no S-360 contact number yet: `crm:<crmId>`. */
+export function crmRecordKey(crmId: string): string {
+  return `crm:${crmId}`;
+}
+
+/** The CRM ID of an outbox key made by {@link crmRecordKey}; undefined for a contact number. */
+export function crmIdOfKey(key: string): string | undefined {
+  return key.startsWith('crm:') ? key.slice('crm:'.length) : undefined;
+}
+
 /** The latest change a CRM reported for one record, waiting for the inbound sync. */
 export interface InboundChange {
   target: string;
+  /** The contact number, or `crm:<crmId>` for a record new in the CRM ({@link crmRecordKey}). */
   contactNumber: string;
+  /** The CRM's own ID of the record, when the CRM gave it. */
+  crmId?: string;
   kind: 'changed' | 'deleted';
   /** person, account or relay, when the CRM said. */
   entity?: 'person' | 'account' | 'relay';
@@ -172,6 +185,20 @@ export interface SyncStore {
   syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]>;
   /** The entity (person, account, relay) of each of these contacts the CRM target is known to hold. */
   linkedEntities(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>>;
+  /**
+   * Links a record created in the CRM (its `crmId`) to the S-360 contact created for it: the CRM target holds the
+   * contact from now on. A crmId is linked to one contact number per target.
+   */
+  linkCrmRecord(input: {
+    target: string;
+    contactNumber: string;
+    entity: string;
+    crmId: string;
+  }): Promise<void>;
+  /** The contact number a CRM record is linked to, if it is. */
+  contactNumberOfCrmId(input: { target: string; crmId: string }): Promise<string | undefined>;
+  /** The CRM ID of each of these contacts whose link has one. */
+  linkedCrmIds(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>>;
 
   /**
    * Stores a CRM change and queues its contact for the inbound sync, in one transaction, durable when the promise

@@ -4,7 +4,7 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { NotFoundError } from '../../src/adapters/http/errors';
-import type { S360ContactUpdate } from '../../src/adapters/s360/s360-client';
+import type { S360ContactUpdate, S360NewContact } from '../../src/adapters/s360/s360-client';
 import { s360ContactSchema, type S360Contact } from '../../src/adapters/s360/s360-contact';
 import type {
   ClaimInput,
@@ -111,6 +111,27 @@ export class MemorySyncStore implements SyncStore {
       }),
     );
   }
+  /** crmId -> contact number. */
+  readonly crmLinks = new Map<string, string>();
+  async linkCrmRecord(input: {
+    target: string;
+    contactNumber: string;
+    entity: string;
+    crmId: string;
+  }): Promise<void> {
+    this.synced.set(input.contactNumber, input.entity);
+    this.crmLinks.set(input.crmId, input.contactNumber);
+  }
+  async contactNumberOfCrmId(input: { target: string; crmId: string }): Promise<string | undefined> {
+    return this.crmLinks.get(input.crmId);
+  }
+  async linkedCrmIds(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
+    return new Map(
+      [...this.crmLinks]
+        .filter(([, contactNumber]) => input.contactNumbers.includes(contactNumber))
+        .map(([crmId, contactNumber]) => [contactNumber, crmId] as const),
+    );
+  }
   async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
     return input.contactNumbers.filter((contactNumber) => this.synced.has(contactNumber));
   }
@@ -194,6 +215,21 @@ export class FakeS360 {
     }
     this.contacts.set(update.contactNumber, { ...contact, ...update } as S360Contact);
     return { contactNumber: update.contactNumber };
+  }
+  readonly created: S360NewContact[] = [];
+  /** Numbers new contacts from 9000001 on. */
+  async createCulturalContact(contact: S360NewContact): Promise<{ contactNumber: string }> {
+    this.created.push(contact);
+    const contactNumber = String(9_000_000 + this.created.length);
+    this.contacts.set(
+      contactNumber,
+      s360ContactSchema.parse({
+        ...contact,
+        contactNumber,
+        lastModificationDate: '2024-06-01T09:00:00.000Z',
+      }),
+    );
+    return { contactNumber };
   }
   async getContactData(contactNumber: string): Promise<S360Contact> {
     this.calls.push(contactNumber);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { InboundChange } from '../../store/sync-store';
+import { crmRecordKey, type InboundChange } from '../../store/sync-store';
 import { contactNumberSchema } from '../s360/s360-contact';
 
 /**
@@ -11,15 +11,26 @@ import { contactNumberSchema } from '../s360/s360-contact';
 /** A CRM field value. */
 export const crmFieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
-export const crmChangedRecordSchema = z.object({
-  /** The S-360 contact number: the external ID the CRM record is linked by. */
-  contactNumber: contactNumberSchema,
-  entity: z.enum(['person', 'account', 'relay']),
-  /** The record's fields, CRM field name -> value. */
-  fields: z.record(z.string(), crmFieldValueSchema),
-  /** When the CRM user changed it (ISO timestamp). */
-  modifiedAt: z.iso.datetime({ offset: true }),
-});
+export const crmChangedRecordSchema = z
+  .object({
+    /**
+     * The S-360 contact number: the external ID the CRM record is linked by. Absent for a record created in the CRM
+     * that S-360 does not hold yet.
+     */
+    contactNumber: contactNumberSchema.optional(),
+    /** The CRM's own ID of the record: required when there is no contact number yet. */
+    crmId: z.string().min(1).optional(),
+    entity: z.enum(['person', 'account', 'relay']),
+    /** The record's fields, CRM field name -> value. */
+    fields: z.record(z.string(), crmFieldValueSchema),
+    /** When the CRM user changed it (ISO timestamp). */
+    modifiedAt: z.iso.datetime({ offset: true }),
+  })
+  .refine((record) => record.contactNumber !== undefined || record.crmId !== undefined, {
+    path: ['contactNumber'],
+    message:
+      'expected data.record.contactNumber, or data.record.crmId for a record new in the CRM that has no contact number yet',
+  });
 export type CrmChangedRecord = z.infer<typeof crmChangedRecordSchema>;
 
 export const crmChangeEventSchema = z.discriminatedUnion('type', [
@@ -44,7 +55,9 @@ export function toInboundChange(target: string, event: CrmChangeEvent): Omit<Inb
     const { record } = event.data;
     return {
       target,
-      contactNumber: record.contactNumber,
+      // A record new in the CRM is queued under its CRM ID until it has a contact number.
+      contactNumber: record.contactNumber ?? crmRecordKey(record.crmId ?? ''),
+      ...(record.crmId !== undefined ? { crmId: record.crmId } : {}),
       kind: 'changed',
       entity: record.entity,
       fields: record.fields,

@@ -214,6 +214,33 @@ describe('POST /notifications/crm/<target>', () => {
     ]);
   });
 
+  it('stores a record new in the CRM under crm:<crmId>, and refuses a record with neither number nor crmId', async () => {
+    const { url } = await receiver({ targets: ['c-new'], crmSigningSecrets: { 'c-new': secret } });
+    const endpoint = `${url}/notifications/crm/c-new`;
+    const record = { entity: 'account', fields: { Name: 'Opéra' }, modifiedAt: '2025-03-01T10:00:00Z' };
+
+    const created = await postSigned(endpoint, {
+      type: 'contact.changed',
+      data: { record: { ...record, crmId: '001AB' } },
+    });
+    expect(created.status).toBe(200);
+    expect(await store.getInboundChanges({ target: 'c-new', contactNumbers: ['crm:001AB'] })).toEqual([
+      expect.objectContaining({
+        contactNumber: 'crm:001AB',
+        crmId: '001AB',
+        kind: 'changed',
+        entity: 'account',
+      }),
+    ]);
+
+    const neither = await postSigned(endpoint, { type: 'contact.changed', data: { record } });
+    expect(neither.status).toBe(400);
+    const body = (await neither.json()) as { error: string; issues: Array<{ path: string }> };
+    expect(body.issues.map((issue) => issue.path)).toEqual(['data.record.contactNumber']);
+    expect(body.error).toContain('data.record.crmId for a record new in the CRM');
+    expect(await store.counts(inbound('c-new'))).toEqual({ ...nothing, pending: 1 });
+  });
+
   it('stores a deletion', async () => {
     const { url } = await receiver({ targets: ['c-delete'], crmSigningSecrets: { 'c-delete': secret } });
     const response = await postSigned(`${url}/notifications/crm/c-delete`, {

@@ -296,6 +296,48 @@ describe('relays and CRM links', () => {
     expect(await store.syncedAmong({ target: 'links-b', contactNumbers: ['0010'] })).toEqual([]);
   });
 
+  it('links a record created in the CRM to its contact, one contact per crmId and target', async () => {
+    expect(await store.contactNumberOfCrmId({ target: 'crm-ids', crmId: 'crm-1' })).toBeUndefined();
+    await store.linkCrmRecord({ target: 'crm-ids', contactNumber: '0020', entity: 'person', crmId: 'crm-1' });
+    // Linking again (a retry) changes nothing; a push acknowledged later keeps the crmId.
+    await store.linkCrmRecord({ target: 'crm-ids', contactNumber: '0020', entity: 'person', crmId: 'crm-1' });
+    await store.recordSynced({ target: 'crm-ids', records: [{ contactNumber: '0020', entity: 'person' }] });
+    await store.recordSynced({ target: 'crm-ids', records: [{ contactNumber: '0021', entity: 'person' }] });
+    expect(await store.contactNumberOfCrmId({ target: 'crm-ids', crmId: 'crm-1' })).toBe('0020');
+    expect(await store.contactNumberOfCrmId({ target: 'other', crmId: 'crm-1' })).toBeUndefined();
+    expect(await store.syncedAmong({ target: 'crm-ids', contactNumbers: ['0020'] })).toEqual(['0020']);
+    expect(await store.linkedCrmIds({ target: 'crm-ids', contactNumbers: ['0020', '0021', '0022'] })).toEqual(
+      new Map([['0020', 'crm-1']]),
+    );
+    await expect(
+      store.linkCrmRecord({ target: 'crm-ids', contactNumber: '0022', entity: 'person', crmId: 'crm-1' }),
+    ).rejects.toThrow();
+    await store.linkCrmRecord({ target: 'other', contactNumber: '0022', entity: 'person', crmId: 'crm-1' });
+    expect(await store.contactNumberOfCrmId({ target: 'other', crmId: 'crm-1' })).toBe('0022');
+  });
+
+  it('queues a change of a record new in the CRM under crm:<crmId>, keeping the crmId', async () => {
+    await store.recordInboundChange({
+      target: 'crm-new',
+      contactNumber: 'crm:crm-7',
+      crmId: 'crm-7',
+      kind: 'changed',
+      entity: 'account',
+      fields: { Name: 'Théâtre du Léman' },
+      changedAt: '2024-06-01T08:00:00.000Z',
+    });
+    const claimed = await store.claim({
+      direction: 'inbound',
+      target: 'crm-new',
+      claimId: 'run-1',
+      limit: 10,
+    });
+    expect(claimed.map((entry) => entry.contactNumber)).toEqual(['crm:crm-7']);
+    expect(await store.getInboundChanges({ target: 'crm-new', contactNumbers: ['crm:crm-7'] })).toEqual([
+      expect.objectContaining({ contactNumber: 'crm:crm-7', crmId: 'crm-7', entity: 'account' }),
+    ]);
+  });
+
   it('gives released contacts back to the outbox in their place', async () => {
     const key = outbound('release');
     await store.enqueue({ ...key, targets: ['release'], contactNumbers: ['1', '2', '3'] });
@@ -530,7 +572,7 @@ describe('schema and durability', () => {
     await store.migrate();
     expect(await runMigrations(db)).toEqual([]);
     const { rows } = await db.query<{ version: number }>('select version from schema_migrations order by 1');
-    expect(rows.map((row) => row.version)).toEqual([1, 2, 3, 4]);
+    expect(rows.map((row) => row.version)).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('keeps pending, claimed and parked rows across a close and reopen of the folder', async () => {
