@@ -1,10 +1,16 @@
 import { Context } from '@temporalio/activity';
 import { NotFoundError, PermanentError } from '../adapters/http/errors';
-import type { S360Client, S360ContactUpdate } from '../adapters/s360/s360-client';
+import type { S360Client, S360ContactUpdate, S360NewContact } from '../adapters/s360/s360-client';
 import type { S360Contact } from '../adapters/s360/s360-contact';
 import type { MappingPlan } from '../mapping/compile-mapping';
 import type { CrmEntity } from '../mapping/mapping-config-schema';
-import type { InboundChange, SyncConflict, SyncedFieldValue, SyncStore } from '../store/sync-store';
+import {
+  crmIdOfKey,
+  type InboundChange,
+  type SyncConflict,
+  type SyncedFieldValue,
+  type SyncStore,
+} from '../store/sync-store';
 import type {
   ApplyInboundChangesInput,
   ApplyInboundChangesResult,
@@ -18,16 +24,18 @@ import { toActivityFailure } from './translate-error';
 /** What the inbound activities are built from (the worker passes the real ones, tests fakes). */
 export interface InboundActivityDeps {
   store: SyncStore;
-  s360: Pick<S360Client, 'getContactData' | 'saveIndividualContactData'>;
+  s360: Pick<S360Client, 'getContactData' | 'saveIndividualContactData' | 'createCulturalContact'>;
   mapping: Pick<MappingPlan, 'rules' | 'mapInbound' | 'mapOutbound'>;
 }
 
 /** Parking codes the inbound activities use. */
 export const InboundParkCode = {
-  /** S-360 does not know the contact (creating contacts from the CRM is not supported yet). */
+  /** S-360 does not know the contact. */
   NotFound: 'NOT_FOUND',
   /** The CRM record cannot be mapped to valid S-360 values; the CRM field is given. */
   InvalidRecord: 'INVALID_RECORD',
+  /** A relay created in the CRM: S-360 needs its structure, which creating from the CRM does not give yet. */
+  RelayNeedsStructure: 'RELAY_NEEDS_STRUCTURE',
 } as const;
 
 /** The S-360 parts `saveIndividualContactData` replaces. */
@@ -38,7 +46,8 @@ const savableSections = ['general', 'comMeans', 'addresses', 'authorizations', '
  * mapping engine and written to S-360 through its rate-limited API. A change equal to the last state crm-sync
  * synced is an echo of its own write and is not sent back; after a write, the synced state becomes what the
  * outbound direction would push for the contact now, so that S-360's notification of that write is recognised as
- * an echo too.
+ * an echo too. A record created in the CRM (queued as `crm:<crmId>`) becomes a new S-360 contact, linked to the
+ * CRM record and queued for the outbound sync, which gives the CRM its contact number.
  */
 export function createInboundActivities(deps: InboundActivityDeps): InboundActivities {
   const { store, s360, mapping } = deps;
@@ -68,7 +77,14 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
     const context = Context.current();
     const signal = context.cancellationSignal;
     const key = { direction: 'inbound', target: input.target } as const;
-    const result: ApplyInboundChangesResult = { applied: 0, deleted: 0, echoes: 0, unchanged: 0, parked: 0 };
+    const result: ApplyInboundChangesResult = {
+      applied: 0,
+      created: 0,
+      deleted: 0,
+      echoes: 0,
+      unchanged: 0,
+      parked: 0,
+    };
     const changes = new Map(
       (await store.getInboundChanges({ target: input.target, contactNumbers: input.contactNumbers })).map(
         (change) => [change.contactNumber, change],
@@ -101,49 +117,128 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
     };
 
     // Each contact is acknowledged as soon as it is handled, so a retried attempt only redoes the unfinished ones.
-    for (const contactNumber of input.contactNumbers) {
+    // A key is a contact number, or `crm:<crmId>` for a record created in the CRM.
+    for (const key of input.contactNumbers) {
       if (signal.aborted) throw signal.reason;
-      const change = changes.get(contactNumber);
+      const change = changes.get(key);
       try {
+        const crmId = crmIdOfKey(key);
+        // A record created in the CRM: once linked (a retry, or a later edit), an edit of its contact.
+        const contactNumber =
+          crmId === undefined ? key : await store.contactNumberOfCrmId({ target: input.target, crmId });
         if (!change) {
-          await done(contactNumber);
+          await done(key);
+        } else if (contactNumber === undefined) {
+          const outcome =
+            change.kind === 'changed' ? await createContact(change, crmId ?? '', signal) : undefined;
+          if (outcome?.kind === 'parked') {
+            await park(key, outcome.code, outcome.reason, outcome.field);
+          } else {
+            if (outcome) result.created += 1;
+            await done(key);
+          }
         } else if (change.kind === 'deleted') {
           // Seed 003: a record deleted in the CRM flags the contact in S-360; it is never deleted there.
           await s360.saveIndividualContactData({ contactNumber, active: false }, { signal });
           result.deleted += 1;
-          await done(contactNumber);
+          await done(key);
         } else {
-          const outcome = await applyChange(change, synced.get(contactNumber), signal);
+          const syncedFields =
+            contactNumber === key
+              ? synced.get(key)
+              : (await store.getSyncedStates({ target: input.target, contactNumbers: [contactNumber] })).get(
+                  contactNumber,
+                );
+          // A contact created from the CRM that the CRM does not know by number yet: no synced state is saved, so
+          // that the outbound sync still pushes it (with its number) instead of taking it for an echo.
+          const awaitingPush = contactNumber !== key && syncedFields === undefined;
+          const outcome = await applyChange(
+            { ...change, contactNumber },
+            syncedFields,
+            signal,
+            !awaitingPush,
+          );
           if (outcome.kind === 'parked') {
-            await park(contactNumber, outcome.code, outcome.reason, outcome.field);
+            await park(key, outcome.code, outcome.reason, outcome.field);
           } else {
             result[outcome.kind] += 1;
-            await done(contactNumber);
+            await done(key);
           }
         }
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         if (err instanceof NotFoundError) {
-          await park(contactNumber, InboundParkCode.NotFound, err.message);
+          await park(key, InboundParkCode.NotFound, err.message);
         } else if (err instanceof PermanentError) {
-          await park(contactNumber, err.code, err.message);
+          await park(key, err.code, err.message);
         } else {
           throw toActivityFailure(err);
         }
       }
-      context.heartbeat(contactNumber);
+      context.heartbeat(key);
     }
     return result;
   }
 
-  type Outcome =
-    | { kind: 'applied' | 'echoes' | 'unchanged' }
-    | { kind: 'parked'; code: string; reason: string; field?: string };
+  type Parked = { kind: 'parked'; code: string; reason: string; field?: string };
+
+  /**
+   * Creates the S-360 contact of a record new in the CRM: the CRM fields mapped inbound over an empty contact, a
+   * person as an INDIVIDUAL (PUBLIC), an account as a STRUCTURE. The CRM record is linked to the new contact number
+   * at once, so that a retry or a later edit updates this contact instead of creating another, and the contact is
+   * queued for the outbound sync, which gives the CRM its contact number.
+   */
+  async function createContact(
+    change: InboundChange,
+    crmId: string,
+    signal: AbortSignal,
+  ): Promise<{ kind: 'created'; contactNumber: string } | Parked> {
+    const entity = change.entity ?? 'person';
+    if (entity === 'relay') {
+      return {
+        kind: 'parked',
+        code: InboundParkCode.RelayNeedsStructure,
+        reason: `CRM record ${crmId} is a relay new in the CRM: S-360 needs its structure, and creating relays from the CRM is not supported yet`,
+      };
+    }
+    const mapped = mapping.mapInbound({ entity, fields: change.fields });
+    if (!mapped.ok) {
+      return {
+        kind: 'parked',
+        code: InboundParkCode.InvalidRecord,
+        reason: mapped.reason,
+        field: mapped.field,
+      };
+    }
+    const draft = mapped.contact as Partial<S360Contact>;
+    const contact: S360NewContact = {
+      contactType: entity === 'account' ? 'STRUCTURE' : 'INDIVIDUAL',
+      ...(entity === 'person' ? { role: 'PUBLIC' as const } : {}),
+      general: draft.general ?? {},
+      ...(draft.comMeans ? { comMeans: draft.comMeans } : {}),
+      ...(draft.addresses ? { addresses: draft.addresses } : {}),
+      ...(draft.authorizations ? { authorizations: draft.authorizations } : {}),
+      ...(draft.criteria ? { criteria: draft.criteria } : {}),
+    };
+    const { contactNumber } = await s360.createCulturalContact(contact, { signal });
+    await store.linkCrmRecord({ target: change.target, contactNumber, entity, crmId });
+    // No synced state yet: the outbound sync must push the new contact, with its number, to the CRM record.
+    await store.enqueue({ direction: 'outbound', targets: [change.target], contactNumbers: [contactNumber] });
+    Context.current().log.info('Created an S-360 contact for a record new in the CRM', {
+      target: change.target,
+      crmId,
+      contactNumber,
+    });
+    return { kind: 'created', contactNumber };
+  }
+
+  type Outcome = { kind: 'applied' | 'echoes' | 'unchanged' } | Parked;
 
   async function applyChange(
     change: InboundChange,
     syncedFields: Record<string, SyncedFieldValue> | undefined,
     signal: AbortSignal,
+    saveState = true,
   ): Promise<Outcome> {
     const entity = change.entity ?? 'person';
     const fields = inboundFields(entity).filter((field) => Object.hasOwn(change.fields, field));
@@ -177,6 +272,7 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
     const state = { ...(agreed.ok ? agreed.record.fields : change.fields) };
     for (const conflict of conflicts)
       if (conflict.winner === 's360') state[conflict.field] = conflict.crmValue;
+    if (!saveState) return { kind };
     await store.saveSyncedStates({
       target: change.target,
       states: [{ contactNumber: change.contactNumber, fields: state }],

@@ -22,6 +22,8 @@ export interface ApplyInboundChangesInput {
 export interface ApplyInboundChangesResult {
   /** Changes written to S-360. */
   applied: number;
+  /** Records new in the CRM created in S-360 (and linked to their CRM record). */
+  created: number;
   /** CRM records deleted: their S-360 contact is flagged inactive (never deleted). */
   deleted: number;
   /** Changes equal to what crm-sync itself last synced (its own write coming back): nothing written. */

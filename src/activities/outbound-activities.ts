@@ -189,6 +189,11 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
         ),
       }),
     );
+    // A contact created from a record new in the CRM carries that record's CRM ID: the CRM links the two.
+    const crmIds = await store.linkedCrmIds({
+      target: input.target,
+      contactNumbers: progress.records.map((record) => record.contactNumber),
+    });
     const ready: CrmContactRecord[] = [];
     const heldRelays: HeldRelay[] = [];
     for (const record of progress.records) {
@@ -196,7 +201,8 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       if (account !== undefined && !synced.has(account)) {
         heldRelays.push({ contactNumber: record.contactNumber, accountContactNumber: account });
       } else {
-        ready.push(record);
+        const crmId = crmIds.get(record.contactNumber);
+        ready.push(crmId !== undefined ? { ...record, crmId } : record);
       }
     }
     // Accounts first in the payload, for CRMs that apply records in order.

@@ -5,6 +5,11 @@
 export interface CrmContactRecord {
   /** The S-360 contact number: the external ID the CRM upserts by. */
   contactNumber: string;
+  /**
+   * The CRM's own ID of the record, for a contact created from a record new in the CRM: the CRM attaches the
+   * contact number to that record instead of creating another.
+   */
+  crmId?: string;
   /** The CRM entity: a person (PersonAccount or Contact), a structure (Account), or a relay (Contact). */
   entity: 'person' | 'account' | 'relay';
   /** The CRM object the entity becomes, from the mapping (PersonAccount, Contact, Account). */

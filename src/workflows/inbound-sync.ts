@@ -21,6 +21,8 @@ export interface InboundRunCounts {
   claimed: number;
   /** Changes written to S-360. */
   applied: number;
+  /** Records new in the CRM created as S-360 contacts. */
+  created: number;
   /** CRM deletions: contacts flagged inactive in S-360. */
   deleted: number;
   /** crm-sync's own writes coming back from the CRM: not written again. */
@@ -110,6 +112,7 @@ async function inboundOnce(target: string, settings: OutboundSyncSettings): Prom
     polled: 0,
     claimed: 0,
     applied: 0,
+    created: 0,
     deleted: 0,
     echoes: 0,
     unchanged: 0,
@@ -138,6 +141,7 @@ async function inboundOnce(target: string, settings: OutboundSyncSettings): Prom
     try {
       const result = await applyInboundChanges({ target, claimId, contactNumbers: batch });
       counts.applied += result.applied;
+      counts.created += result.created;
       counts.deleted += result.deleted;
       counts.echoes += result.echoes;
       counts.unchanged += result.unchanged;

@@ -99,7 +99,7 @@ const activities: InboundActivities & PollActivities = {
           message: 'S-360 answered 400',
         });
       }
-      const result = { applied: 0, deleted: 0, echoes: 0, unchanged: 0, parked: 0 };
+      const result = { applied: 0, created: 0, deleted: 0, echoes: 0, unchanged: 0, parked: 0 };
       for (const n of input.contactNumbers) {
         const outcome = t.outcomes.get(n) ?? 'applied';
         if (outcome === 'applied' || outcome === 'deleted') t.written.push(n);

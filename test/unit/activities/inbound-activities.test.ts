@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
-import { createInboundActivities } from '../../../src/activities/inbound-activities';
+import { createInboundActivities, InboundParkCode } from '../../../src/activities/inbound-activities';
+import { toInboundChange } from '../../../src/adapters/crm/crm-change-event';
 import { TransientError } from '../../../src/adapters/http/errors';
 import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
 import { FailureType } from '../../../src/failure-types';
@@ -66,7 +67,7 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   return error as ApplicationFailure;
 }
 
-const counts = { applied: 0, deleted: 0, echoes: 0, unchanged: 0, parked: 0 };
+const counts = { applied: 0, created: 0, deleted: 0, echoes: 0, unchanged: 0, parked: 0 };
 
 describe('inbound activities', () => {
   it('claims inbound changes under the run claim', async () => {
@@ -301,6 +302,122 @@ describe('inbound activities', () => {
       expect(store.acknowledged).toEqual(['0011']);
       expect(store.parked).toEqual([]);
       expect([...store.pending.keys()]).toEqual(['0012', '0013']);
+    });
+  });
+
+  describe('records created in the CRM', () => {
+    /** A change of a record a CRM user created: no contact number yet, queued under its crmId. */
+    const created = (
+      crmId: string,
+      entity: 'person' | 'account' | 'relay',
+      fields: Record<string, SyncedFieldValue>,
+      changedAt = '2024-06-01T08:00:00.000Z',
+    ): Omit<InboundChange, 'receivedAt'> =>
+      toInboundChange(target, {
+        type: 'contact.changed',
+        data: { record: { crmId, entity, fields, modifiedAt: changedAt } },
+      });
+
+    it('creates the contact in S-360, links it to the CRM record and queues it for the outbound sync', async () => {
+      const { store, s360, receive, apply } = setup([]);
+      const contactNumbers = await receive(
+        created('crm-1', 'person', {
+          Salutation: 'Mrs.',
+          FirstName: 'Léa',
+          LastName: 'Favre',
+          Email: 'lea.favre@example.org',
+          HasOptedOutOfEmail: false,
+          MailingCity: 'Lausanne',
+        }),
+        created('crm-2', 'account', { Name: 'Théâtre du Léman', BillingCity: 'Genève' }),
+      );
+      expect(contactNumbers).toEqual(['crm:crm-1', 'crm:crm-2']);
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, created: 2 });
+
+      expect(s360.created).toEqual([
+        expect.objectContaining({
+          contactType: 'INDIVIDUAL',
+          role: 'PUBLIC',
+          general: expect.objectContaining({ title: 'MRS', firstName: 'Léa', lastName: 'Favre' }) as unknown,
+          comMeans: expect.objectContaining({ email: 'lea.favre@example.org' }) as unknown,
+          authorizations: [{ code: 'EMAIL', value: true }],
+          addresses: [expect.objectContaining({ town: 'Lausanne' })],
+        }),
+        expect.objectContaining({
+          contactType: 'STRUCTURE',
+          general: expect.objectContaining({ organizationName: 'Théâtre du Léman' }) as unknown,
+        }),
+      ]);
+      expect(s360.created[1]).not.toHaveProperty('role');
+      expect(s360.saves).toEqual([]);
+      expect(await store.contactNumberOfCrmId({ target, crmId: 'crm-1' })).toBe('9000001');
+      expect(await store.contactNumberOfCrmId({ target, crmId: 'crm-2' })).toBe('9000002');
+      expect(await store.linkedEntities({ target, contactNumbers: ['9000001', '9000002'] })).toEqual(
+        new Map([
+          ['9000001', 'person'],
+          ['9000002', 'account'],
+        ]),
+      );
+      expect(store.acknowledged).toEqual(['crm:crm-1', 'crm:crm-2']);
+      expect(store.enqueued).toEqual(['9000001', '9000002']);
+      // Not synced yet: the outbound sync pushes the new contact, with its number, instead of taking it for an echo.
+      expect(store.syncedStates.size).toBe(0);
+    });
+
+    it('does not create the contact twice: a retry or a later edit of the same record updates it', async () => {
+      const { store, s360, receive, apply } = setup([]);
+      await apply(await receive(created('crm-3', 'person', { FirstName: 'Noé', LastName: 'Rochat' })));
+      expect(s360.created).toHaveLength(1);
+
+      // The same change again (an activity retried after the creation), then a second edit in the CRM.
+      await expect(
+        apply(await receive(created('crm-3', 'person', { FirstName: 'Noé', LastName: 'Rochat' }))),
+      ).resolves.toMatchObject({ created: 0, parked: 0 });
+      await expect(
+        apply(
+          await receive(
+            created(
+              'crm-3',
+              'person',
+              { FirstName: 'Noé', LastName: 'Rochat-Blanc' },
+              '2024-06-02T08:00:00Z',
+            ),
+          ),
+        ),
+      ).resolves.toEqual({ ...counts, applied: 1 });
+
+      expect(s360.created).toHaveLength(1);
+      expect(s360.saves).toEqual([
+        expect.objectContaining({
+          contactNumber: '9000001',
+          general: expect.objectContaining({ lastName: 'Rochat-Blanc' }) as unknown,
+        }),
+      ]);
+      // Still no synced state: the outbound sync must push the contact to the CRM record, not take it for an echo.
+      expect(store.syncedStates.size).toBe(0);
+      expect(store.pending.has('crm:crm-3')).toBe(false);
+    });
+
+    it('parks a relay created in the CRM, and a record that does not map', async () => {
+      const { store, s360, receive, apply } = setup([]);
+      const contactNumbers = await receive(
+        created('crm-4', 'relay', { FirstName: 'Ines', LastName: 'Berset' }),
+        created('crm-5', 'person', { LastName: 'Berset', Birthdate: 'not a date' }),
+      );
+
+      await expect(apply(contactNumbers)).resolves.toEqual({ ...counts, parked: 2 });
+
+      expect(s360.created).toEqual([]);
+      expect(store.parked).toEqual([
+        expect.objectContaining({
+          contactNumber: 'crm:crm-4',
+          code: InboundParkCode.RelayNeedsStructure,
+          reason: expect.stringContaining('needs its structure') as unknown,
+        }),
+        expect.objectContaining({ contactNumber: 'crm:crm-5', code: 'INVALID_RECORD', field: 'Birthdate' }),
+      ]);
+      expect(await store.contactNumberOfCrmId({ target, crmId: 'crm-4' })).toBeUndefined();
     });
   });
 

@@ -73,6 +73,25 @@ describe('outbound activities', () => {
   describe('prepareOutboundPush', () => {
     const pushId = `${claimId}/0`;
 
+    it('gives a contact created from a CRM record the crmId of that record', async () => {
+      const { store, activities } = setup(['0001', '0002']);
+      await store.linkCrmRecord({ target, contactNumber: '0002', entity: 'person', crmId: 'crm-9' });
+      const { env } = environment();
+
+      await env.run(activities.prepareOutboundPush, {
+        target,
+        claimId,
+        pushId,
+        contactNumbers: ['0001', '0002'],
+      });
+
+      const staged = JSON.parse((await store.getStagedPush(pushId))?.body ?? '[]') as CrmContactRecord[];
+      expect(staged.map((record) => [record.contactNumber, record.crmId])).toEqual([
+        ['0001', undefined],
+        ['0002', 'crm-9'],
+      ]);
+    });
+
     it('parks a contact S-360 does not know and one that cannot be mapped, and stages the rest', async () => {
       const { store, s360, activities } = setup(['0001', s360Contact('0003', null), '0004']);
       s360.failures.set(
