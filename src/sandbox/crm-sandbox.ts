@@ -100,6 +100,7 @@ interface CrmStats {
 const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const recordSchema = z.object({
   contactNumber: z.string().min(1),
+  crmId: z.string().min(1).optional(),
   entity: z.enum(['person', 'account', 'relay']),
   object: z.string().optional(),
   action: z.enum(['upsert', 'deactivate', 'delete']).optional(),
@@ -112,6 +113,13 @@ const pushSchema = z.object({
   data: z.object({ records: z.array(recordSchema) }),
 });
 const patchSchema = z.object({ fields: z.record(z.string(), fieldValueSchema) });
+const newRecordSchema = z.object({
+  entity: z.enum(['person', 'account', 'relay']),
+  fields: z.record(z.string(), fieldValueSchema),
+});
+
+/** Where a record created by a CRM user is kept until crm-sync pushes it back with its contact number. */
+const unlinkedKey = (crmId: string): string => `crm:${crmId}`;
 
 /** A pragmatic e-mail check: one `@`, no spaces, a dot in the domain. */
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -122,7 +130,10 @@ const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  * refuses one by one the records with an invalid e-mail and the relays whose account it does not hold (like a
  * lookup field), and shows what it stored and counted under `/__sandbox/`. Edits and deletions of records under
  * `/__sandbox/records/` stand for a CRM user's changes: they are listed by `GET /changes` and, with
- * `changeWebhook`, POSTed as signed change events, like a CRM's outbound webhooks.
+ * `changeWebhook`, POSTed as signed change events, like a CRM's outbound webhooks. `POST /__sandbox/records`
+ * `{entity, fields}` creates a record as a CRM user would: it gets a `crmId`, is kept under `crm:<crmId>` (its
+ * `contactNumber` until linked) and is announced without a contact number; a push of a record carrying that
+ * `crmId` moves it under its contact number.
  */
 export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSandbox> {
   const toleranceSeconds = options.toleranceSeconds ?? 300;
@@ -231,7 +242,10 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
         reason: `accountContactNumber: no account ${record.accountContactNumber} to link the relay to`,
       };
     }
-    const existing = records.get(record.contactNumber);
+    // A record created by a CRM user, pushed back with its contact number: the same record, keyed by it now.
+    const unlinked = record.crmId !== undefined ? records.get(unlinkedKey(record.crmId)) : undefined;
+    if (unlinked && record.crmId !== undefined) records.delete(unlinkedKey(record.crmId));
+    const existing = records.get(record.contactNumber) ?? unlinked;
     const { accountContactNumber, action: _action, ...rest } = record;
     records.set(record.contactNumber, {
       ...rest,
@@ -253,6 +267,14 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
     );
 
   const recordPath = /^\/__sandbox\/records\/([^/]+)$/;
+  let crmIds = 0;
+  /** How a change event names a record: its contact number once linked, its crmId when it has one. */
+  const linkOf = (record: CrmSandboxRecord): { contactNumber?: string; crmId?: string } => ({
+    ...(record.crmId === undefined || record.contactNumber !== unlinkedKey(record.crmId)
+      ? { contactNumber: record.contactNumber }
+      : {}),
+    ...(record.crmId !== undefined ? { crmId: record.crmId } : {}),
+  });
   const findRecord = (contactNumber: string): CrmSandboxRecord => {
     const record = records.get(contactNumber);
     if (!record) throw new HttpError(404, `no record ${contactNumber}`);
@@ -288,6 +310,7 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
           apply(
             {
               contactNumber: record.contactNumber,
+              ...(record.crmId !== undefined ? { crmId: record.crmId } : {}),
               entity: record.entity,
               ...(record.accountContactNumber !== undefined
                 ? { accountContactNumber: record.accountContactNumber }
@@ -328,6 +351,36 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
       handle: ({ res }) => sendJson(res, 200, { records: sortedRecords() }),
     },
     {
+      method: 'POST',
+      path: /^\/__sandbox\/records$/,
+      handle: async ({ req, res }) => {
+        const input = validateOr400(newRecordSchema, await readJsonBody(req), 'invalid record');
+        crmIds += 1;
+        const crmId = `crm-${String(crmIds).padStart(6, '0')}`;
+        const now = new Date().toISOString();
+        const record: CrmSandboxRecord = {
+          contactNumber: unlinkedKey(crmId),
+          crmId,
+          entity: input.entity,
+          fields: { ...input.fields },
+          sourceModifiedAt: now,
+          createdAt: now,
+          updatedAt: now,
+          timesApplied: 0,
+          active: true,
+          lastWebhookId: '',
+        };
+        records.set(record.contactNumber, record);
+        recordChange({
+          type: 'contact.changed',
+          data: {
+            record: { crmId, entity: record.entity, fields: { ...record.fields }, modifiedAt: now },
+          },
+        });
+        sendJson(res, 201, record);
+      },
+    },
+    {
       method: 'GET',
       path: recordPath,
       handle: ({ res, params }) => sendJson(res, 200, findRecord(params[0] ?? '')),
@@ -349,7 +402,7 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
           type: 'contact.changed',
           data: {
             record: {
-              contactNumber: updated.contactNumber,
+              ...linkOf(updated),
               entity: updated.entity,
               fields: { ...updated.fields },
               modifiedAt: updated.updatedAt,
@@ -365,6 +418,11 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
       handle: ({ res, params }) => {
         const record = findRecord(params[0] ?? '');
         records.delete(record.contactNumber);
+        // A record crm-sync never linked has no contact number to announce.
+        if (linkOf(record).contactNumber === undefined) {
+          sendJson(res, 200, { deleted: record.contactNumber });
+          return;
+        }
         recordChange({
           type: 'contact.deleted',
           data: {

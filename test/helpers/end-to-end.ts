@@ -128,6 +128,8 @@ export async function startEndToEnd(options: EndToEndOptions): Promise<EndToEnd>
 /** A record as the CRM sandbox stores it. */
 export interface CrmSandboxRecord {
   contactNumber: string;
+  /** Records created by a CRM user. */
+  crmId?: string;
   entity: string;
   accountContactNumber?: string;
   active?: boolean;

@@ -195,4 +195,49 @@ describe('inbound sync and loop prevention, end to end', () => {
     expect(contact.active).toBe(false);
     expect(contact.general.lastName).toBeTruthy();
   });
+
+  it('creates an S-360 contact for a record created in the CRM, and the CRM record gets its contact number', async () => {
+    // What earlier tests left queued outbound goes first, so that the CRM's records are counted as they settle.
+    await e2e.s360.notificationsIdle();
+    await runOutbound();
+    const before = await crmRecords();
+    const fields = {
+      Salutation: 'Mrs.',
+      FirstName: 'Léa',
+      LastName: 'Favre-Nouvelle',
+      Email: 'lea.favre@example.org',
+      HasOptedOutOfEmail: true,
+    };
+    const { crmId } = await got
+      .post(`${e2e.crm.url}/__sandbox/records`, { json: { entity: 'person', fields } })
+      .json<{ crmId: string }>();
+    await e2e.crm.changesIdle();
+
+    const inboundStatus = await runInbound();
+    expect(inboundStatus.lastRun).toMatchObject({ claimed: 1, created: 1, applied: 0, parked: 0 });
+    const contactNumber = await e2e.service.store.contactNumberOfCrmId({ target, crmId });
+    if (contactNumber === undefined) throw new Error(`expected CRM record ${crmId} to be linked`);
+    const contact = await s360Contact(contactNumber);
+    expect(contact).toMatchObject({
+      contactType: 'INDIVIDUAL',
+      role: 'PUBLIC',
+      general: { title: 'MRS', firstName: 'Léa', lastName: 'Favre-Nouvelle' },
+      comMeans: { email: 'lea.favre@example.org' },
+    });
+    expect(contact.authorizations).toContainEqual({ code: 'EMAIL', value: false });
+
+    // The outbound run gives the CRM record its contact number: the same record, not a second one.
+    await e2e.s360.notificationsIdle();
+    await runOutbound();
+    const after = await crmRecords();
+    expect(after.filter((record) => record.crmId === crmId)).toEqual([
+      expect.objectContaining({
+        contactNumber,
+        entity: 'person',
+        fields: expect.objectContaining({ FirstName: 'Léa', LastName: 'Favre-Nouvelle' }) as unknown,
+      }),
+    ]);
+    expect(after.filter((record) => record.contactNumber.startsWith('crm:'))).toEqual([]);
+    expect(after).toHaveLength(before.length + 1);
+  });
 });

@@ -228,6 +228,61 @@ describe('CRM sandbox changes', () => {
     });
   });
 
+  it('creates a record as a CRM user would, announced by crmId, and keys it by the contact number pushed for it', async () => {
+    const createdReply = await request<{ crmId: string; contactNumber: string }>(
+      `${sandbox.url}/__sandbox/records`,
+      { method: 'POST', body: { entity: 'person', fields: { FirstName: 'Léa', LastName: 'Favre' } } },
+    );
+    expect(createdReply.status).toBe(201);
+    const { crmId } = createdReply.body;
+    expect(crmId).toMatch(/^crm-/);
+    expect(createdReply.body.contactNumber).toBe(`crm:${crmId}`);
+    await sandbox.changesIdle();
+    expect(receiver.received[0]?.verified).toBe(true);
+    expect(receiver.received[0]?.event).toEqual({
+      type: 'contact.changed',
+      data: {
+        record: {
+          crmId,
+          entity: 'person',
+          fields: { FirstName: 'Léa', LastName: 'Favre' },
+          modifiedAt: expect.any(String) as string,
+        },
+      },
+    });
+    expect(await stats(sandbox)).toMatchObject({ records: 3 });
+
+    // crm-sync pushes the contact it created, with the crmId: the same record, now under its contact number.
+    expect(
+      await push(sandbox, 'push-new', [
+        { ...record('0000000042'), crmId, fields: { Email: 'lea@example.org' } },
+      ]),
+    ).toMatchObject({ status: 200, body: { results: [{ contactNumber: '0000000042', ok: true }] } });
+    expect((await request(`${sandbox.url}/__sandbox/records/crm:${crmId}`)).status).toBe(404);
+    const linked = await request(`${sandbox.url}/__sandbox/records/0000000042`);
+    expect(linked.body).toMatchObject({
+      contactNumber: '0000000042',
+      crmId,
+      fields: { FirstName: 'Léa', LastName: 'Favre', Email: 'lea@example.org' },
+      timesApplied: 1,
+    });
+    expect(await stats(sandbox)).toMatchObject({ records: 3 });
+
+    // A later edit names both.
+    await patch(sandbox, '0000000042', { FirstName: 'Léane' });
+    await sandbox.changesIdle();
+    expect(receiver.received[1]?.event).toMatchObject({
+      type: 'contact.changed',
+      data: { record: { contactNumber: '0000000042', crmId } },
+    });
+  });
+
+  it('answers 400 to a new record without an entity', async () => {
+    expect(
+      (await request(`${sandbox.url}/__sandbox/records`, { method: 'POST', body: { fields: {} } })).status,
+    ).toBe(400);
+  });
+
   it('answers 404 to a DELETE of an unknown record, with no change', async () => {
     expect((await remove(sandbox, '0000000099')).status).toBe(404);
     expect((await request(`${sandbox.url}/changes`)).body).toEqual({ changes: [], nextAfter: 0 });
