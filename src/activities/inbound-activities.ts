@@ -19,7 +19,7 @@ import type {
   InboundActivities,
   ParkInboundContactsInput,
 } from './inbound-activity-types';
-import { toActivityFailure } from './translate-error';
+import { credentialsFailure, isCredentialsRefusal, toActivityFailure } from './translate-error';
 
 /** What the inbound activities are built from (the worker passes the real ones, tests fakes). */
 export interface InboundActivityDeps {
@@ -169,6 +169,8 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
         if (signal.aborted) throw signal.reason;
         if (err instanceof NotFoundError) {
           await park(key, InboundParkCode.NotFound, err.message);
+        } else if (isCredentialsRefusal(err)) {
+          throw credentialsFailure(err);
         } else if (err instanceof PermanentError) {
           await park(key, err.code, err.message);
         } else {

@@ -21,7 +21,12 @@ import type {
   ReleaseHeldRelaysInput,
   ReleaseHeldRelaysResult,
 } from './outbound-activity-types';
-import { crmAdapterOrFailure, toActivityFailure } from './translate-error';
+import {
+  credentialsFailure,
+  crmAdapterOrFailure,
+  isCredentialsRefusal,
+  toActivityFailure,
+} from './translate-error';
 
 /** What the outbound activities are built from (the worker passes the real ones, tests fakes). */
 export interface OutboundActivityDeps {
@@ -149,7 +154,8 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
           ).get(contactNumber);
           if (entity) progress.records.push(removalRecord(contactNumber, entity, removal));
           else await park(contactNumber, OutboundParkCode.NotFound, err.message);
-        } else if (err instanceof PermanentError) await park(contactNumber, err.code, err.message);
+        } else if (isCredentialsRefusal(err)) throw credentialsFailure(err);
+        else if (err instanceof PermanentError) await park(contactNumber, err.code, err.message);
         else throw toActivityFailure(err);
       }
       progress.done += 1;
@@ -249,6 +255,7 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       result = await adapter.pushContacts({ pushId: input.pushId, records }, { signal });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
+      if (isCredentialsRefusal(err)) throw credentialsFailure(err);
       if (!(err instanceof PermanentError)) throw toActivityFailure(err);
       // The CRM refused the push as a whole (a 4xx): none of its records can go through as they are.
       for (const contactNumber of staged.contactNumbers) {

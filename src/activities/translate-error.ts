@@ -69,3 +69,34 @@ export function crmAdapterOrFailure<Adapter>(lookup: (target: string) => Adapter
     });
   }
 }
+
+/**
+ * Whether S-360 or a CRM refused crm-sync's own credentials (401, 403, UNAUTHORIZED): no contact is at fault, and
+ * every other call would be refused the same way.
+ */
+export function isCredentialsRefusal(err: unknown): err is PermanentError {
+  return (
+    err instanceof PermanentError &&
+    (err.code === 'UNAUTHORIZED' || err.details.status === 401 || err.details.status === 403)
+  );
+}
+
+/**
+ * The failure for refused credentials: non-retryable `Configuration`, which makes a sync workflow pause itself
+ * with the reason and leave the contacts queued, instead of parking every one of them.
+ */
+export function credentialsFailure(err: PermanentError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.Configuration,
+    nonRetryable: true,
+    message: `${err.details.system} refused crm-sync's credentials: ${err.message} (check the configuration)`,
+    details: [
+      {
+        code: err.code,
+        system: err.details.system,
+        ...(err.details.status !== undefined ? { status: err.details.status } : {}),
+      } satisfies AdapterFailureDetails,
+    ],
+    cause: err,
+  });
+}

@@ -4,6 +4,7 @@ import type { PollActivities } from '../activities/poll-activity-types';
 import type { OutboundSyncSettings } from './outbound-sync-settings';
 import {
   failureMessage,
+  isConfigurationFailure,
   retryThenPark,
   retryUntilDone,
   runSyncLoopOnce,
@@ -33,6 +34,8 @@ export interface InboundRunCounts {
   parked: number;
   /** Batches applied. */
   batches: number;
+  /** Set when a configuration error stopped the run (the sync pauses itself with it). */
+  stoppedBy?: string;
 }
 
 /** Counts summed over every run since the workflow was started (kept across continue-as-new). */
@@ -148,6 +151,11 @@ async function inboundOnce(target: string, settings: OutboundSyncSettings): Prom
       counts.parked += result.parked;
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (isConfigurationFailure(err)) {
+        // Nothing is parked: the changes stay queued until the configuration is fixed and the sync resumed.
+        counts.stoppedBy = failureMessage(err);
+        break;
+      }
       const reason = failureMessage(err);
       log.warn('Parking inbound changes after a failed batch', { target, reason, contacts: batch.length });
       // Contacts the batch handled before the failure are no longer held by this claim: only the rest are parked.

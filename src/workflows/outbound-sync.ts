@@ -3,6 +3,7 @@ import type { HeldRelay, OutboundActivities } from '../activities/outbound-activ
 import type { OutboundSyncSettings } from './outbound-sync-settings';
 import {
   failureMessage,
+  isConfigurationFailure,
   retryThenPark,
   retryUntilDone,
   runSyncLoopOnce,
@@ -38,6 +39,8 @@ export interface OutboundRunCounts {
   heldRelays?: number;
   /** Contacts equal to the last state synced (crm-sync's own inbound write notified back): not pushed. */
   echoes?: number;
+  /** Set when a configuration error stopped the run (the sync pauses itself with it). */
+  stoppedBy?: string;
 }
 
 /** The last run as the status reports it: its counts and its start and end (ISO, workflow time). */
@@ -187,6 +190,10 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
       if (prepared.echoes > 0) counts.echoes = (counts.echoes ?? 0) + prepared.echoes;
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (isConfigurationFailure(err)) {
+        counts.stoppedBy ??= failureMessage(err);
+        return;
+      }
       return park(batch, 'PREPARE_FAILED', err);
     }
     if (staged.length === 0) return;
@@ -197,6 +204,10 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
       if (delivered.duplicate) counts.duplicates += 1;
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (isConfigurationFailure(err)) {
+        counts.stoppedBy ??= failureMessage(err);
+        return;
+      }
       await park(staged, 'DELIVERY_FAILED', err);
     }
   };
@@ -204,7 +215,7 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
   const syncAll = async (allBatches: string[][], keyPrefix: string): Promise<void> => {
     let next = 0;
     const lane = async (): Promise<void> => {
-      while (next < allBatches.length) {
+      while (next < allBatches.length && counts.stoppedBy === undefined) {
         const batchIndex = next;
         next += 1;
         await syncBatch(`${keyPrefix}${batchIndex}`, allBatches[batchIndex] ?? []);
@@ -216,7 +227,7 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
 
   // Relays held back for their account: the accounts delivered by this run are in the CRM now, so try those relays
   // once more; the ones still waiting go back to the outbox, with their structures queued.
-  if (heldRelays.length > 0) {
+  if (heldRelays.length > 0 && counts.stoppedBy === undefined) {
     const retry = heldRelays.map((relay) => relay.contactNumber);
     heldRelays = [];
     const relayBatches: string[][] = [];
@@ -225,7 +236,7 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
     }
     await syncAll(relayBatches, 'relays-');
   }
-  if (heldRelays.length > 0) {
+  if (heldRelays.length > 0 && counts.stoppedBy === undefined) {
     const released = await releaseHeldRelays({ target, claimId, relays: heldRelays });
     counts.heldRelays = released.released;
     counts.parked += released.parked;

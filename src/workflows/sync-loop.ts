@@ -11,7 +11,7 @@ import {
   type QueryDefinition,
 } from '@temporalio/workflow';
 import type { RetryPolicy, UpdateDefinition } from '@temporalio/common';
-import { nonRetryableFailureTypes } from '../failure-types';
+import { FailureType, nonRetryableFailureTypes } from '../failure-types';
 import {
   resolveOutboundSettings,
   validateOutboundSettings,
@@ -58,6 +58,8 @@ export interface SyncCarriedState<Counts extends SyncRunCounts, Totals extends {
   lastRunStartedAtMs: number | null;
   lastRun: SyncRunSummary<Counts> | null;
   totals: Totals;
+  /** Why the sync paused itself (refused credentials, a configuration error); cleared by resume. */
+  pausedReason?: string | null;
 }
 
 /** The answer of {@link syncStatusQuery} (and of the pause/resume/trigger updates). */
@@ -67,6 +69,8 @@ export interface SyncStatus<Counts extends SyncRunCounts, Totals extends { runs:
   settings: OutboundSyncSettings;
   /** When the next run starts (ISO); null while paused. */
   nextRunAt: string | null;
+  /** Why the sync paused itself, if it did (a configuration error: fix it, then resume). */
+  pausedReason: string | null;
   lastRun: SyncRunSummary<Counts> | null;
   totals: Totals;
 }
@@ -160,6 +164,7 @@ export async function runSyncLoopOnce<Counts extends SyncRunCounts, Totals exten
     state: running ? 'running' : state.paused ? 'paused' : 'waiting',
     settings,
     nextRunAt: state.paused ? null : new Date(Math.max(dueAtMs(), Date.now())).toISOString(),
+    pausedReason: state.pausedReason ?? null,
     lastRun: state.lastRun,
     totals: state.totals,
   });
@@ -170,6 +175,7 @@ export async function runSyncLoopOnce<Counts extends SyncRunCounts, Totals exten
   };
   const resume = (): void => {
     state.paused = false;
+    state.pausedReason = null;
     wakeups += 1;
   };
   const trigger = (): void => {
@@ -227,6 +233,16 @@ export async function runSyncLoopOnce<Counts extends SyncRunCounts, Totals exten
     ...counts,
   });
   state.lastRun = { ...counts, startedAt, finishedAt: new Date().toISOString() };
+  const stoppedBy = (counts as { stoppedBy?: unknown }).stoppedBy;
+  if (typeof stoppedBy === 'string') {
+    // A configuration error stops the run: pause until an operator has fixed it, rather than park every contact.
+    state.paused = true;
+    state.pausedReason = stoppedBy;
+    log.error(`${input.name === 'outbound' ? 'Outbound' : 'Inbound'} sync paused itself`, {
+      target: input.target,
+      reason: stoppedBy,
+    });
+  }
   state.totals = addToTotals(state.totals, counts);
 
   await condition(allHandlersFinished);
@@ -256,4 +272,13 @@ export function failureMessage(err: unknown): string {
   let current: unknown = err;
   while (current instanceof ActivityFailure && current.cause) current = current.cause;
   return current instanceof Error ? current.message : String(current);
+}
+
+/** Whether an activity failed for a configuration reason (refused credentials, unknown target): pause, not park. */
+export function isConfigurationFailure(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === FailureType.Configuration
+  );
 }

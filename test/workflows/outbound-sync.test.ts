@@ -40,6 +40,8 @@ class FakeTarget {
   prepareFails = new Map<string, 'permanent' | 'transient'>();
   /** A push holding one of these is refused by the CRM as a whole (a permanent failure). */
   refusedByCrm = new Set<string>();
+  /** While set, the CRM refuses crm-sync's credentials (a Configuration failure on every delivery). */
+  credentialsRefused = false;
   /** Records the CRM refuses one by one (a validation error on the record); the rest of the push is applied. */
   rejectedByCrm = new Set<string>();
   /** The store refuses to park (a non-retryable failure). */
@@ -125,6 +127,13 @@ const activities: OutboundActivities = {
     const t = fake(target);
     return t.busy(() => {
       const staged = t.staged.get(pushId) ?? [];
+      if (t.credentialsRefused) {
+        throw ApplicationFailure.create({
+          type: 'Configuration',
+          nonRetryable: true,
+          message: "CRM refused crm-sync's credentials: 401 (check the configuration)",
+        });
+      }
       if (staged.some((n) => t.refusedByCrm.has(n))) {
         throw ApplicationFailure.create({
           type: 'Permanent',
@@ -257,6 +266,7 @@ describe('outboundSync workflow (time skipping)', () => {
         state: 'waiting',
         settings: { intervalMinutes: 20, maxContactsPerRun: 100, batchSize: 50 },
         nextRunAt: iso,
+        pausedReason: null,
         lastRun: {
           startedAt: iso,
           finishedAt: iso,
@@ -522,6 +532,28 @@ describe('outboundSync workflow (time skipping)', () => {
       );
       expect(t.delivered).toEqual([3, 4].map(contact));
       expect(first.lastRun).toMatchObject({ claimed: 4, delivered: 2, parked: 2 });
+    }));
+
+  it('pauses itself, parking nothing, when the CRM refuses its credentials, and goes on after resume', () =>
+    withWorker(async () => {
+      const t = new FakeTarget(6);
+      t.credentialsRefused = true;
+      const { handle, afterRuns } = await start(t, { batchSize: 2, intervalMinutes: 1440 });
+      const first = await afterRuns(1);
+      expect(first.state).toBe('paused');
+      expect(first.pausedReason).toBe("CRM refused crm-sync's credentials: 401 (check the configuration)");
+      expect(t.parked).toEqual([]);
+      // The run stopped at the first refusal instead of trying every batch.
+      expect(t.prepareCalls.length).toBeLessThanOrEqual(2);
+
+      t.credentialsRefused = false;
+      t.pending.unshift(...t.claims.get([...t.claims.keys()][0] ?? '')!);
+      await handle.executeUpdate(resumeUpdate);
+      await handle.signal(triggerSignal);
+      const resumed = await afterRuns(2);
+      expect(resumed.totals.delivered).toBe(6);
+      expect(resumed.pausedReason).toBeNull();
+      expect(t.parked).toEqual([]);
     }));
 
   it('keeps running when the store cannot park, leaving the contacts queued', () =>

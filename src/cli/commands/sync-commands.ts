@@ -244,6 +244,9 @@ export function formatSyncStatus(workflowId: string, status: AnySyncStatus, now 
       `${settings.batchSize} per batch`,
     `  next run: ${status.nextRunAt ? `${status.nextRunAt} (${relative(Date.parse(status.nextRunAt) - now)})` : 'none while paused'}`,
   ];
+  if (status.pausedReason) {
+    lines.push(`  paused by crm-sync: ${status.pausedReason}`, '  fix the configuration, then resume');
+  }
   if (lastRun) {
     const seconds = ((Date.parse(lastRun.finishedAt) - Date.parse(lastRun.startedAt)) / 1000).toFixed(1);
     lines.push(`  last run: ${lastRun.startedAt}, ${seconds} s: ${formatCounts(lastRun)}`);

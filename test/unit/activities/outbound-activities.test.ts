@@ -73,6 +73,20 @@ describe('outbound activities', () => {
   describe('prepareOutboundPush', () => {
     const pushId = `${claimId}/0`;
 
+    it("fails as a Configuration error, parking nothing, when S-360 refuses crm-sync's token", async () => {
+      const { store, s360, activities } = setup(['0001']);
+      s360.failures.set(
+        '0001',
+        new PermanentError('S-360 getContactData: UNAUTHORIZED', { system: 'S-360', code: 'UNAUTHORIZED' }),
+      );
+      const { env } = environment();
+      const failure = await failureOf(
+        env.run(activities.prepareOutboundPush, { target, claimId, pushId, contactNumbers: ['0001'] }),
+      );
+      expect(failure.type).toBe(FailureType.Configuration);
+      expect(store.parked).toEqual([]);
+    });
+
     it('gives a contact created from a CRM record the crmId of that record', async () => {
       const { store, activities } = setup(['0001', '0002']);
       await store.linkCrmRecord({ target, contactNumber: '0002', entity: 'person', crmId: 'crm-9' });
@@ -342,6 +356,28 @@ describe('outbound activities', () => {
         duplicate: true,
       });
       expect(store.acknowledged).toEqual(['01']);
+    });
+
+    it("fails as a Configuration error, parking nothing, when the CRM refuses crm-sync's credentials", async () => {
+      const { store, crm, activities } = setup([]);
+      await staged(store, ['01', '02']);
+      crm.answer = () => {
+        throw new PermanentError('CRM default POST /hooks/contacts: HTTP 401: bad signature', {
+          system: 'CRM default',
+          status: 401,
+          code: 'UNAUTHORIZED',
+        });
+      };
+      const { env } = environment();
+      const failure = await failureOf(env.run(activities.deliverOutboundPush, { target, claimId, pushId }));
+      expect(failure.type).toBe(FailureType.Configuration);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toBe(
+        "CRM default refused crm-sync's credentials: CRM default POST /hooks/contacts: HTTP 401: bad signature " +
+          '(check the configuration)',
+      );
+      expect(store.parked).toEqual([]);
+      expect(store.acknowledged).toEqual([]);
     });
 
     it('parks every contact when the CRM refuses the whole push', async () => {
