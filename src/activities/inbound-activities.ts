@@ -204,14 +204,7 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
       };
     }
     const mapped = mapping.mapInbound({ entity, fields: change.fields });
-    if (!mapped.ok) {
-      return {
-        kind: 'parked',
-        code: InboundParkCode.InvalidRecord,
-        reason: mapped.reason,
-        field: mapped.field,
-      };
-    }
+    if (!mapped.ok) return invalidRecord(mapped);
     const draft = mapped.contact as Partial<S360Contact>;
     const contact: S360NewContact = {
       contactType: entity === 'account' ? 'STRUCTURE' : 'INDIVIDUAL',
@@ -250,14 +243,7 @@ export function createInboundActivities(deps: InboundActivityDeps): InboundActiv
     const base = await s360.getContactData(change.contactNumber, { signal });
     const { toWrite, conflicts } = merge(change, entity, fields, syncedFields, base);
     const mapped = mapping.mapInbound({ entity, fields: toWrite }, base);
-    if (!mapped.ok) {
-      return {
-        kind: 'parked',
-        code: InboundParkCode.InvalidRecord,
-        reason: mapped.reason,
-        field: mapped.field,
-      };
-    }
+    if (!mapped.ok) return invalidRecord(mapped);
     const updated = mapped.contact as unknown as S360Contact;
     const update: S360ContactUpdate = { contactNumber: change.contactNumber };
     for (const section of savableSections) {
@@ -375,4 +361,14 @@ function sectionText(section: unknown): string | undefined {
 /** Equal as synced values: absent and null are the same. */
 function sameValue(a: SyncedFieldValue | undefined, b: SyncedFieldValue | undefined): boolean {
   return (a ?? null) === (b ?? null);
+}
+
+/** A CRM record the mapping cannot turn into valid S-360 values: parked with the field and the reason. */
+function invalidRecord(failure: { field: string; reason: string }) {
+  return {
+    kind: 'parked' as const,
+    code: InboundParkCode.InvalidRecord,
+    reason: failure.reason,
+    field: failure.field,
+  };
 }
