@@ -149,10 +149,10 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
         if (signal.aborted) throw signal.reason;
         if (err instanceof NotFoundError) {
           // Deleted in S-360: a contact the CRM holds is removed there too; one it never got is parked.
-          const entity = (
-            await store.linkedEntities({ target: input.target, contactNumbers: [contactNumber] })
+          const link = (
+            await store.getCrmLinks({ target: input.target, contactNumbers: [contactNumber] })
           ).get(contactNumber);
-          if (entity) progress.records.push(removalRecord(contactNumber, entity, removal));
+          if (link) progress.records.push(removalRecord(contactNumber, link.entity, removal));
           else await park(contactNumber, OutboundParkCode.NotFound, err.message);
         } else if (isCredentialsRefusal(err)) throw credentialsFailure(err);
         else if (err instanceof PermanentError) await park(contactNumber, err.code, err.message);
@@ -186,28 +186,25 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       progress.records = progress.records.filter((record) => !echoed.has(record.contactNumber));
     }
 
-    // Referential integrity: a relay goes only once its structure's account is in the CRM.
-    const synced = new Set(
-      await store.syncedAmong({
-        target: input.target,
-        contactNumbers: progress.records.flatMap((record) =>
-          record.entity === 'relay' && record.accountContactNumber ? [record.accountContactNumber] : [],
-        ),
-      }),
-    );
-    // A contact created from a record new in the CRM carries that record's CRM ID: the CRM links the two.
-    const crmIds = await store.linkedCrmIds({
+    // One lookup serves both: a relay goes only once its structure's account is in the CRM (referential
+    // integrity), and a contact created from a record new in the CRM carries that record's CRM ID (the CRM links
+    // the two).
+    const links = await store.getCrmLinks({
       target: input.target,
-      contactNumbers: progress.records.map((record) => record.contactNumber),
+      contactNumbers: progress.records.flatMap((record) =>
+        record.entity === 'relay' && record.accountContactNumber
+          ? [record.contactNumber, record.accountContactNumber]
+          : [record.contactNumber],
+      ),
     });
     const ready: CrmContactRecord[] = [];
     const heldRelays: HeldRelay[] = [];
     for (const record of progress.records) {
       const account = record.entity === 'relay' ? record.accountContactNumber : undefined;
-      if (account !== undefined && !synced.has(account)) {
+      if (account !== undefined && !links.has(account)) {
         heldRelays.push({ contactNumber: record.contactNumber, accountContactNumber: account });
       } else {
-        const crmId = crmIds.get(record.contactNumber);
+        const crmId = links.get(record.contactNumber)?.crmId;
         ready.push(crmId !== undefined ? { ...record, crmId } : record);
       }
     }
@@ -333,7 +330,7 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
         record,
       ]),
     );
-    const synced = new Set(await store.syncedAmong({ target: input.target, contactNumbers: accounts }));
+    const synced = await store.getCrmLinks({ target: input.target, contactNumbers: accounts });
     const toRelease: string[] = [];
     let parked = 0;
     for (const relay of input.relays) {

@@ -1,6 +1,7 @@
 import { runMigrations } from './migrations';
 import type { SqlClient, SqlQueryable } from './sql-client';
 import type {
+  CrmLink,
   HeldRelay,
   SyncConflict,
   ClaimedEntry,
@@ -319,16 +320,6 @@ export class PgSyncStore implements SyncStore {
     );
   }
 
-  async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
-    const contactNumbers = unique(input.contactNumbers);
-    if (contactNumbers.length === 0) return [];
-    const { rows } = await this.sql.query<{ contact_number: string }>(
-      'select contact_number from crm_link where target = $1 and contact_number = any($2::text[])',
-      [input.target, contactNumbers],
-    );
-    return rows.map((row) => row.contact_number);
-  }
-
   /**
    * Upserts the change unless the stored one is newer (same `changedAt`: the later arrival wins), then queues the
    * contact inbound for the target, in one transaction. A deletion without an entity keeps the entity stored. Times
@@ -417,14 +408,19 @@ export class PgSyncStore implements SyncStore {
     );
   }
 
-  async linkedEntities(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
+  async getCrmLinks(input: { target: string; contactNumbers: string[] }): Promise<Map<string, CrmLink>> {
     const contactNumbers = unique(input.contactNumbers);
     if (contactNumbers.length === 0) return new Map();
-    const { rows } = await this.sql.query<{ contact_number: string; entity: string }>(
-      'select contact_number, entity from crm_link where target = $1 and contact_number = any($2::text[])',
+    const { rows } = await this.sql.query<{ contact_number: string; entity: string; crm_id: string | null }>(
+      'select contact_number, entity, crm_id from crm_link where target = $1 and contact_number = any($2::text[])',
       [input.target, contactNumbers],
     );
-    return new Map(rows.map((row) => [row.contact_number, row.entity]));
+    return new Map(
+      rows.map((row) => [
+        row.contact_number,
+        row.crm_id === null ? { entity: row.entity } : { entity: row.entity, crmId: row.crm_id },
+      ]),
+    );
   }
 
   /** Links an existing link too (keeping its first sync time); a crmId linked to another contact is refused. */
@@ -449,17 +445,6 @@ export class PgSyncStore implements SyncStore {
       [input.target, input.crmId],
     );
     return rows[0]?.contact_number;
-  }
-
-  async linkedCrmIds(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
-    const contactNumbers = unique(input.contactNumbers);
-    if (contactNumbers.length === 0) return new Map();
-    const { rows } = await this.sql.query<{ contact_number: string; crm_id: string }>(
-      `select contact_number, crm_id from crm_link
-        where target = $1 and contact_number = any($2::text[]) and crm_id is not null`,
-      [input.target, contactNumbers],
-    );
-    return new Map(rows.map((row) => [row.contact_number, row.crm_id]));
   }
 
   async recordConflicts(conflicts: Array<Omit<SyncConflict, 'decidedAt'>>): Promise<void> {

@@ -71,6 +71,13 @@ export interface StagedPush {
   deliveredAt?: string;
 }
 
+/** What crm-sync knows of a contact a CRM target holds. */
+export interface CrmLink {
+  entity: string;
+  /** The CRM's own ID, for a record created in the CRM. */
+  crmId?: string;
+}
+
 /** A CRM field value, as mapped records hold them. */
 export type SyncedFieldValue = string | number | boolean | null;
 
@@ -181,10 +188,11 @@ export interface SyncStore {
     target: string;
     records: Array<{ contactNumber: string; entity: string }>;
   }): Promise<void>;
-  /** Of `contactNumbers`, the ones the CRM target is known to hold. */
-  syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]>;
-  /** The entity (person, account, relay) of each of these contacts the CRM target is known to hold. */
-  linkedEntities(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>>;
+  /**
+   * The link of each of these contacts the CRM target is known to hold (absent ones are left out): its entity
+   * (person, account, relay) and, for a record created in the CRM, its CRM ID.
+   */
+  getCrmLinks(input: { target: string; contactNumbers: string[] }): Promise<Map<string, CrmLink>>;
   /**
    * Links a record created in the CRM (its `crmId`) to the S-360 contact created for it: the CRM target holds the
    * contact from now on. A crmId is linked to one contact number per target.
@@ -197,8 +205,6 @@ export interface SyncStore {
   }): Promise<void>;
   /** The contact number a CRM record is linked to, if it is. */
   contactNumberOfCrmId(input: { target: string; crmId: string }): Promise<string | undefined>;
-  /** The CRM ID of each of these contacts whose link has one. */
-  linkedCrmIds(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>>;
 
   /**
    * Stores a CRM change and queues its contact for the inbound sync, in one transaction, durable when the promise

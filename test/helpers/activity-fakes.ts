@@ -9,6 +9,7 @@ import { s360ContactSchema, type S360Contact } from '../../src/adapters/s360/s36
 import type {
   ClaimInput,
   ClaimedEntry,
+  CrmLink,
   InboundChange,
   OutboxCounts,
   OutboxKey,
@@ -103,11 +104,14 @@ export class MemorySyncStore implements SyncStore {
   }): Promise<void> {
     for (const record of input.records) this.synced.set(record.contactNumber, record.entity);
   }
-  async linkedEntities(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
+  async getCrmLinks(input: { target: string; contactNumbers: string[] }): Promise<Map<string, CrmLink>> {
+    const crmIds = new Map([...this.crmLinks].map(([crmId, contactNumber]) => [contactNumber, crmId]));
     return new Map(
       input.contactNumbers.flatMap((contactNumber) => {
         const entity = this.synced.get(contactNumber);
-        return entity ? [[contactNumber, entity] as const] : [];
+        const crmId = crmIds.get(contactNumber);
+        if (!entity) return [];
+        return [[contactNumber, crmId === undefined ? { entity } : { entity, crmId }] as const];
       }),
     );
   }
@@ -124,16 +128,6 @@ export class MemorySyncStore implements SyncStore {
   }
   async contactNumberOfCrmId(input: { target: string; crmId: string }): Promise<string | undefined> {
     return this.crmLinks.get(input.crmId);
-  }
-  async linkedCrmIds(input: { target: string; contactNumbers: string[] }): Promise<Map<string, string>> {
-    return new Map(
-      [...this.crmLinks]
-        .filter(([, contactNumber]) => input.contactNumbers.includes(contactNumber))
-        .map(([crmId, contactNumber]) => [contactNumber, crmId] as const),
-    );
-  }
-  async syncedAmong(input: { target: string; contactNumbers: string[] }): Promise<string[]> {
-    return input.contactNumbers.filter((contactNumber) => this.synced.has(contactNumber));
   }
   readonly inboundChanges = new Map<string, InboundChange>();
   readonly syncedStates = new Map<string, Record<string, SyncedFieldValue>>();

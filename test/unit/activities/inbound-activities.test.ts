@@ -353,10 +353,10 @@ describe('inbound activities', () => {
       expect(s360.saves).toEqual([]);
       expect(await store.contactNumberOfCrmId({ target, crmId: 'crm-1' })).toBe('9000001');
       expect(await store.contactNumberOfCrmId({ target, crmId: 'crm-2' })).toBe('9000002');
-      expect(await store.linkedEntities({ target, contactNumbers: ['9000001', '9000002'] })).toEqual(
+      expect(await store.getCrmLinks({ target, contactNumbers: ['9000001', '9000002'] })).toEqual(
         new Map([
-          ['9000001', 'person'],
-          ['9000002', 'account'],
+          ['9000001', { entity: 'person', crmId: 'crm-1' }],
+          ['9000002', { entity: 'account', crmId: 'crm-2' }],
         ]),
       );
       expect(store.acknowledged).toEqual(['crm:crm-1', 'crm:crm-2']);

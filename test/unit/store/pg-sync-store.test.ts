@@ -290,10 +290,13 @@ describe('relays and CRM links', () => {
       ],
     });
     await store.recordSynced({ target: 'links-a', records: [{ contactNumber: '0012', entity: 'person' }] });
-    expect(
-      (await store.syncedAmong({ target: 'links-a', contactNumbers: ['0010', '0011', '0012'] })).sort(),
-    ).toEqual(['0010', '0012']);
-    expect(await store.syncedAmong({ target: 'links-b', contactNumbers: ['0010'] })).toEqual([]);
+    expect(await store.getCrmLinks({ target: 'links-a', contactNumbers: ['0010', '0011', '0012'] })).toEqual(
+      new Map([
+        ['0010', { entity: 'account' }],
+        ['0012', { entity: 'person' }],
+      ]),
+    );
+    expect(await store.getCrmLinks({ target: 'links-b', contactNumbers: ['0010'] })).toEqual(new Map());
   });
 
   it('links a record created in the CRM to its contact, one contact per crmId and target', async () => {
@@ -305,9 +308,11 @@ describe('relays and CRM links', () => {
     await store.recordSynced({ target: 'crm-ids', records: [{ contactNumber: '0021', entity: 'person' }] });
     expect(await store.contactNumberOfCrmId({ target: 'crm-ids', crmId: 'crm-1' })).toBe('0020');
     expect(await store.contactNumberOfCrmId({ target: 'other', crmId: 'crm-1' })).toBeUndefined();
-    expect(await store.syncedAmong({ target: 'crm-ids', contactNumbers: ['0020'] })).toEqual(['0020']);
-    expect(await store.linkedCrmIds({ target: 'crm-ids', contactNumbers: ['0020', '0021', '0022'] })).toEqual(
-      new Map([['0020', 'crm-1']]),
+    expect(await store.getCrmLinks({ target: 'crm-ids', contactNumbers: ['0020', '0021', '0022'] })).toEqual(
+      new Map([
+        ['0020', { entity: 'person', crmId: 'crm-1' }],
+        ['0021', { entity: 'person' }],
+      ]),
     );
     await expect(
       store.linkCrmRecord({ target: 'crm-ids', contactNumber: '0022', entity: 'person', crmId: 'crm-1' }),
