@@ -1,10 +1,12 @@
-import { continueAsNew, isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { InboundActivities } from '../activities/inbound-activity-types';
 import type { PollActivities } from '../activities/poll-activity-types';
 import type { OutboundSyncSettings } from './outbound-sync-settings';
 import {
   failureMessage,
   isConfigurationFailure,
+  parkOrLeaveQueued,
+  runClaimId,
   retryThenPark,
   retryUntilDone,
   runSyncLoopOnce,
@@ -109,8 +111,7 @@ export async function inboundSync(input: InboundSyncInput): Promise<never> {
 }
 
 async function inboundOnce(target: string, settings: OutboundSyncSettings): Promise<InboundRunCounts> {
-  const { workflowId, runId } = workflowInfo();
-  const claimId = `${workflowId}/${runId}`;
+  const claimId = runClaimId();
   const counts: InboundRunCounts = {
     polled: 0,
     claimed: 0,
@@ -156,28 +157,15 @@ async function inboundOnce(target: string, settings: OutboundSyncSettings): Prom
         counts.stoppedBy = failureMessage(err);
         break;
       }
-      const reason = failureMessage(err);
-      log.warn('Parking inbound changes after a failed batch', { target, reason, contacts: batch.length });
       // Contacts the batch handled before the failure are no longer held by this claim: only the rest are parked.
-      try {
-        const parked = await parkInboundContacts({
-          target,
-          claimId,
-          contactNumbers: batch,
-          code: 'APPLY_FAILED',
-          reason,
-        });
-        counts.parked += parked.parked;
-      } catch (parkErr) {
-        if (isCancellation(parkErr)) throw parkErr;
-        // Only a non-retryable failure gets here: the contacts stay queued under this run's claim, which the next
-        // run takes over. Nothing is lost and the sync goes on.
-        log.error('Could not park inbound changes; they stay queued for the next run', {
-          target,
-          reason: failureMessage(parkErr),
-          contacts: batch.length,
-        });
-      }
+      const parked = await parkOrLeaveQueued(parkInboundContacts, {
+        target,
+        claimId,
+        contactNumbers: batch,
+        code: 'APPLY_FAILED',
+        failure: err,
+      });
+      counts.parked += parked;
     }
   }
   return counts;

@@ -1,9 +1,11 @@
-import { continueAsNew, isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { HeldRelay, OutboundActivities } from '../activities/outbound-activity-types';
 import type { OutboundSyncSettings } from './outbound-sync-settings';
 import {
   failureMessage,
   isConfigurationFailure,
+  parkOrLeaveQueued,
+  runClaimId,
   retryThenPark,
   retryUntilDone,
   runSyncLoopOnce,
@@ -134,8 +136,7 @@ export async function outboundSync(input: OutboundSyncInput): Promise<never> {
 
 /** One run: claim, then prepare and deliver each batch; a batch that finally fails is parked, not dropped. */
 async function syncOnce(target: string, settings: OutboundSyncSettings): Promise<OutboundRunCounts> {
-  const { workflowId, runId } = workflowInfo();
-  const claimId = `${workflowId}/${runId}`;
+  const claimId = runClaimId();
   const counts: OutboundRunCounts = {
     claimed: 0,
     prepared: 0,
@@ -157,23 +158,15 @@ async function syncOnce(target: string, settings: OutboundSyncSettings): Promise
   }
 
   const park = async (contacts: string[], code: string, err: unknown): Promise<void> => {
-    if (contacts.length === 0) return;
-    const reason = failureMessage(err);
-    log.warn('Parking contacts after a failed step', { target, code, reason, contacts: contacts.length });
-    try {
-      await parkOutboundContacts({ target, claimId, contactNumbers: contacts, code, reason });
-      counts.parked += contacts.length;
-    } catch (parkErr) {
-      if (isCancellation(parkErr)) throw parkErr;
-      // Only a non-retryable failure gets here. The contacts stay in the outbox under this run's claim, which the
-      // next run takes over: they are retried, not lost, and the sync goes on.
-      log.error('Could not park contacts; they stay queued for the next run', {
-        target,
-        code,
-        reason: failureMessage(parkErr),
-        contacts: contacts.length,
-      });
-    }
+    // Awaited before adding: `counts.parked += await ...` would read the count before another lane's park.
+    const parked = await parkOrLeaveQueued(parkOutboundContacts, {
+      target,
+      claimId,
+      contactNumbers: contacts,
+      code,
+      failure: err,
+    });
+    counts.parked += parked;
   };
 
   let heldRelays: HeldRelay[] = [];

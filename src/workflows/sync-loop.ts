@@ -6,8 +6,10 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  isCancellation,
   log,
   setHandler,
+  workflowInfo,
   type QueryDefinition,
 } from '@temporalio/workflow';
 import type { RetryPolicy, UpdateDefinition } from '@temporalio/common';
@@ -281,4 +283,46 @@ export function isConfigurationFailure(err: unknown): boolean {
     err.cause instanceof ApplicationFailure &&
     err.cause.type === FailureType.Configuration
   );
+}
+
+/** The claim of the current run, `<workflowId>/<runId>`: a retried claim activity returns the same contacts. */
+export function runClaimId(): string {
+  const { workflowId, runId } = workflowInfo();
+  return `${workflowId}/${runId}`;
+}
+
+/** What a park activity takes and answers (outbound and inbound alike). */
+export type ParkActivity = (input: {
+  target: string;
+  claimId: string;
+  contactNumbers: string[];
+  code: string;
+  reason: string;
+}) => Promise<{ parked: number }>;
+
+/**
+ * Parks the contacts of a step that finally failed, with the failure's reason, and returns how many were parked.
+ * If the store refuses to park (a non-retryable failure), the contacts stay in the outbox under this run's claim,
+ * which the next run takes over: they are retried, not lost, and the sync goes on.
+ */
+export async function parkOrLeaveQueued(
+  park: ParkActivity,
+  input: { target: string; claimId: string; contactNumbers: string[]; code: string; failure: unknown },
+): Promise<number> {
+  const { target, claimId, contactNumbers, code } = input;
+  if (contactNumbers.length === 0) return 0;
+  const reason = failureMessage(input.failure);
+  log.warn('Parking contacts after a failed step', { target, code, reason, contacts: contactNumbers.length });
+  try {
+    return (await park({ target, claimId, contactNumbers, code, reason })).parked;
+  } catch (parkErr) {
+    if (isCancellation(parkErr)) throw parkErr;
+    log.error('Could not park contacts; they stay queued for the next run', {
+      target,
+      code,
+      reason: failureMessage(parkErr),
+      contacts: contactNumbers.length,
+    });
+    return 0;
+  }
 }
