@@ -74,10 +74,8 @@ export interface PrepareProgress {
  * Temporal failures (`translate-error.ts`) so that the workflow's retry policy decides.
  */
 export function createOutboundActivities(deps: OutboundActivityDeps): OutboundActivities {
-  const { store, s360 } = deps;
-  const { mapContact } = deps;
-
-  const crmAdapterOf = (target: string): CrmAdapter => crmAdapterOrFailure(deps.crmAdapter, target);
+  const { store } = deps;
+  const steps = createOutboundPushSteps(deps);
 
   async function claimOutboundContacts(
     input: ClaimOutboundContactsInput,
@@ -92,6 +90,75 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
   }
 
   async function prepareOutboundPush(input: PrepareOutboundPushInput): Promise<PrepareOutboundPushResult> {
+    const context = Context.current();
+    return steps.prepare(input, {
+      signal: context.cancellationSignal,
+      resumeFrom: context.info.heartbeatDetails,
+      onProgress: (progress) => context.heartbeat(progress),
+      log: context.log,
+    });
+  }
+
+  async function deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult> {
+    return steps.deliver(input, Context.current().cancellationSignal);
+  }
+
+  async function parkOutboundContacts(input: ParkOutboundContactsInput): Promise<ParkOutboundContactsResult> {
+    for (const contactNumber of input.contactNumbers) {
+      await store.park({
+        direction: 'outbound',
+        target: input.target,
+        claimId: input.claimId,
+        contactNumber,
+        code: input.code,
+        reason: input.reason,
+      });
+    }
+    return { parked: input.contactNumbers.length };
+  }
+
+  return {
+    claimOutboundContacts,
+    prepareOutboundPush,
+    deliverOutboundPush,
+    releaseHeldRelays: steps.releaseHeld,
+    parkOutboundContacts,
+  };
+}
+
+/** How {@link OutboundPushSteps.prepare} reports and resumes; an activity passes its context's. */
+export interface PrepareRun {
+  /** Aborts between contacts (and the call in progress). */
+  signal: AbortSignal;
+  /** The last progress reported by a previous attempt (heartbeat details), if any. */
+  resumeFrom?: unknown;
+  /** Called after every contact; an activity heartbeats with it. */
+  onProgress?(progress: PrepareProgress): void;
+  log: { warn(message: string, meta?: Record<string, unknown>): void };
+}
+
+/** The steps of a push, free of any activity context: the outbound activities and the import both run them. */
+export interface OutboundPushSteps {
+  /**
+   * Fetches and maps the contacts of one push, parks those that can never go, leaves out echoes (acknowledged) and
+   * relays whose account is not in the CRM yet (returned as held), and stages the payload under `pushId`. A push
+   * already staged is not prepared again.
+   */
+  prepare(input: PrepareOutboundPushInput, run: PrepareRun): Promise<PrepareOutboundPushResult>;
+  /** Sends a staged push (the same bytes and `webhook-id` on every retry) and records what the CRM accepted. */
+  deliver(input: DeliverOutboundPushInput, signal: AbortSignal): Promise<DeliverOutboundPushResult>;
+  /** Relays still waiting for their account: parked if the account is parked, else given back to the outbox. */
+  releaseHeld(input: ReleaseHeldRelaysInput): Promise<ReleaseHeldRelaysResult>;
+}
+
+export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPushSteps {
+  const { store, s360, mapContact } = deps;
+  const crmAdapterOf = (target: string): CrmAdapter => crmAdapterOrFailure(deps.crmAdapter, target);
+
+  async function prepare(
+    input: PrepareOutboundPushInput,
+    run: PrepareRun,
+  ): Promise<PrepareOutboundPushResult> {
     const staged = await store.getStagedPush(input.pushId);
     if (staged) {
       const prepared = staged.contactNumbers.length;
@@ -106,17 +173,16 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
       };
     }
 
-    const context = Context.current();
-    const signal = context.cancellationSignal;
+    const { signal } = run;
     const removal = deps.removalOf?.(input.target) ?? 'deactivate';
-    const progress = resumeFrom(context.info.heartbeatDetails, input.contactNumbers.length);
+    const progress = resumeFrom(run.resumeFrom, input.contactNumbers.length);
     const park = async (
       contactNumber: string,
       code: string,
       reason: string,
       field?: string,
     ): Promise<void> => {
-      context.log.warn('Parking contact', { target: input.target, contactNumber, code, reason, field });
+      run.log.warn('Parking contact', { target: input.target, contactNumber, code, reason, field });
       await store.park({
         direction: 'outbound',
         target: input.target,
@@ -159,7 +225,7 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
         else throw toActivityFailure(err);
       }
       progress.done += 1;
-      context.heartbeat({ ...progress, records: [...progress.records] } satisfies PrepareProgress);
+      run.onProgress?.({ ...progress, records: [...progress.records] });
     }
 
     // Echo suppression: a record equal to the last state synced (crm-sync's own inbound write, notified back by
@@ -230,7 +296,10 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     };
   }
 
-  async function deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult> {
+  async function deliver(
+    input: DeliverOutboundPushInput,
+    signal: AbortSignal,
+  ): Promise<DeliverOutboundPushResult> {
     const staged = await store.getStagedPush(input.pushId);
     if (!staged) {
       throw ApplicationFailure.create({
@@ -244,7 +313,6 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
 
     const records = parseStagedRecords(staged.body, input.pushId);
     const key = { direction: 'outbound', target: input.target } as const;
-    const signal = Context.current().cancellationSignal;
 
     const adapter = crmAdapterOf(input.target);
     let result;
@@ -307,21 +375,7 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     return { delivered: accepted.length, rejected, duplicate: result.duplicate };
   }
 
-  async function parkOutboundContacts(input: ParkOutboundContactsInput): Promise<ParkOutboundContactsResult> {
-    for (const contactNumber of input.contactNumbers) {
-      await store.park({
-        direction: 'outbound',
-        target: input.target,
-        claimId: input.claimId,
-        contactNumber,
-        code: input.code,
-        reason: input.reason,
-      });
-    }
-    return { parked: input.contactNumbers.length };
-  }
-
-  async function releaseHeldRelays(input: ReleaseHeldRelaysInput): Promise<ReleaseHeldRelaysResult> {
+  async function releaseHeld(input: ReleaseHeldRelaysInput): Promise<ReleaseHeldRelaysResult> {
     const key = { direction: 'outbound', target: input.target } as const;
     const accounts = [...new Set(input.relays.map((relay) => relay.accountContactNumber))];
     const parkedAccounts = new Map(
@@ -356,13 +410,7 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
     return { released: toRelease.length, parked };
   }
 
-  return {
-    claimOutboundContacts,
-    prepareOutboundPush,
-    deliverOutboundPush,
-    releaseHeldRelays,
-    parkOutboundContacts,
-  };
+  return { prepare, deliver, releaseHeld };
 }
 
 /** The record asking the CRM to flag or delete a contact that S-360 deactivated or deleted. */
