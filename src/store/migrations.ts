@@ -140,6 +140,21 @@ export const migrations: readonly Migration[] = [
       create unique index crm_link_crm_id_idx on crm_link (target, crm_id) where crm_id is not null;
     `,
   },
+  {
+    version: 6,
+    name: 'contacts listed by initial imports',
+    sql: `
+      -- The contacts an initial import listed from S-360, numbered in the order it imports them: its pages are
+      -- ranges of seq, the same on every retry whatever changes in S-360 meanwhile.
+      create table import_contact (
+        list_id text not null,
+        seq integer not null,
+        contact_number text not null,
+        primary key (list_id, seq)
+      );
+      create unique index import_contact_number_idx on import_contact (list_id, contact_number);
+    `,
+  },
 ];
 
 /** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */

@@ -1,5 +1,6 @@
 import { runMigrations } from './migrations';
 import type { SqlClient, SqlQueryable } from './sql-client';
+import { importClaimPrefix } from './sync-store';
 import type {
   CrmLink,
   HeldRelay,
@@ -121,10 +122,15 @@ export class PgSyncStore implements SyncStore {
     return this.sql.transaction(async (tx) => {
       const held = await heldBy(tx, input, input.claimId);
       if (held.length > 0 || limit === 0) return held;
-      // Rows held by another claim of this key belong to a run that ended (one workflow per target at a time).
+      // Rows held by another claim of this key belong to a run that ended (one workflow per target at a time),
+      // except those an import holds: it acknowledges or releases them itself (or is presumed dead after an hour).
       const { rows } = await tx.query<{ contact_number: string }>(
         `select contact_number from outbox
-          where direction = $1 and target = $2 and (claim_id is null or claim_id <> $3)
+          where direction = $1 and target = $2
+            and (claim_id is null
+                 or (claim_id <> $3
+                     and (not starts_with(claim_id, '${importClaimPrefix}')
+                          or claimed_at < now() - interval '1 hour')))
           order by first_enqueued_at, enqueue_seq
           limit $4
           for update`,
@@ -510,6 +516,96 @@ export class PgSyncStore implements SyncStore {
        on conflict (target) do update set cursor = excluded.cursor, updated_at = excluded.updated_at`,
       [target, cursor],
     );
+  }
+
+  async addImportContacts(input: { listId: string; contactNumbers: string[] }): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      if (input.contactNumbers.length > 0) {
+        await tx.query(
+          `insert into import_contact (list_id, seq, contact_number)
+           select $1, base.last_seq + row_number() over (order by c.ord), c.contact_number
+             from unnest($2::text[]) with ordinality as c(contact_number, ord)
+            cross join (select coalesce(max(seq), -1) as last_seq from import_contact where list_id = $1) as base
+            where not exists (
+              select 1 from import_contact existing
+               where existing.list_id = $1 and existing.contact_number = c.contact_number)`,
+          [input.listId, unique(input.contactNumbers)],
+        );
+      }
+      const { rows } = await tx.query<{ listed: number }>(
+        'select count(*)::int as listed from import_contact where list_id = $1',
+        [input.listId],
+      );
+      return Number(rows[0]?.listed ?? 0);
+    });
+  }
+
+  async getImportContacts(input: { listId: string; fromSeq: number; limit: number }): Promise<string[]> {
+    const { rows } = await this.sql.query<{ contact_number: string }>(
+      `select contact_number from import_contact
+        where list_id = $1 and seq >= $2 order by seq limit $3`,
+      [input.listId, Math.max(0, Math.floor(input.fromSeq)), Math.max(0, Math.floor(input.limit))],
+    );
+    return rows.map((row) => row.contact_number);
+  }
+
+  async forgetImportContacts(listId: string): Promise<void> {
+    await this.sql.query('delete from import_contact where list_id = $1', [listId]);
+  }
+
+  async claimForImport(input: {
+    target: string;
+    claimId: string;
+    contactNumbers: string[];
+  }): Promise<{ claimed: string[]; busy: string[] }> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return { claimed: [], busy: [] };
+    return this.sql.transaction(async (tx) => {
+      await tx.query(
+        `insert into outbox (direction, target, contact_number, version, first_enqueued_at, last_enqueued_at,
+                             claim_id, claimed_version, claimed_at)
+         select 'outbound', $1, c.contact_number, 0, now(), now(), $2, 0, now()
+           from unnest($3::text[]) as c(contact_number)
+          order by c.contact_number
+         on conflict (direction, target, contact_number) do update
+            set claim_id = excluded.claim_id, claimed_version = outbox.version, claimed_at = excluded.claimed_at
+          where outbox.claim_id is null`,
+        [input.target, input.claimId, contactNumbers],
+      );
+      const { rows } = await tx.query<{ contact_number: string }>(
+        `select contact_number from outbox
+          where direction = 'outbound' and target = $1 and claim_id = $2 and contact_number = any($3::text[])`,
+        [input.target, input.claimId, contactNumbers],
+      );
+      const held = new Set(rows.map((row) => row.contact_number));
+      return {
+        claimed: contactNumbers.filter((contactNumber) => held.has(contactNumber)),
+        busy: contactNumbers.filter((contactNumber) => !held.has(contactNumber)),
+      };
+    });
+  }
+
+  async releaseImportClaims(input: { target: string; claimIdPrefix: string }): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      const params = [input.target, input.claimIdPrefix];
+      const { rows } = await tx.query<{ held: number }>(
+        `select count(*)::int as held from outbox
+          where direction = 'outbound' and target = $1 and starts_with(claim_id, $2)`,
+        params,
+      );
+      await tx.query(
+        `delete from outbox
+          where direction = 'outbound' and target = $1 and starts_with(claim_id, $2)
+            and version = 0 and claimed_version = 0`,
+        params,
+      );
+      await tx.query(
+        `update outbox set claim_id = null, claimed_version = null, claimed_at = null
+          where direction = 'outbound' and target = $1 and starts_with(claim_id, $2)`,
+        params,
+      );
+      return Number(rows[0]?.held ?? 0);
+    });
   }
 
   async counts(key: OutboxKey): Promise<OutboxCounts> {

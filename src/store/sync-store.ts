@@ -91,6 +91,12 @@ export function crmIdOfKey(key: string): string | undefined {
   return key.startsWith('crm:') ? key.slice('crm:'.length) : undefined;
 }
 
+/**
+ * Claims of the initial import start with this (`import:<import ID>/...`). An outbox row an import inserted only to
+ * hold it has version 0: no change of its own is queued for it.
+ */
+export const importClaimPrefix = 'import:';
+
 /** The latest change a CRM reported for one record, waiting for the inbound sync. */
 export interface InboundChange {
   target: string;
@@ -237,6 +243,32 @@ export interface SyncStore {
   /** Where polling the CRM target's change list stopped; undefined before the first poll. */
   getPollCursor(target: string): Promise<string | undefined>;
   savePollCursor(target: string, cursor: string): Promise<void>;
+
+  /**
+   * Adds contacts to an import's list (ignoring those already in it), numbered after the last one; returns how
+   * many the list holds now.
+   */
+  addImportContacts(input: { listId: string; contactNumbers: string[] }): Promise<number>;
+  /** The contacts of the list from position `fromSeq` (0-based), in list order. */
+  getImportContacts(input: { listId: string; fromSeq: number; limit: number }): Promise<string[]>;
+  /** Forgets a list (the import is over). */
+  forgetImportContacts(listId: string): Promise<void>;
+  /**
+   * Takes contacts for an import under `claimId` in the outbound outbox of the target, so that the outbound sync
+   * leaves them alone until the import acknowledges or releases them: contacts not queued get a row of version 0
+   * (no change of their own), queued ones are taken over (the import pushes their current state). Contacts held by
+   * an outbound run are `busy`: that run pushes them.
+   */
+  claimForImport(input: {
+    target: string;
+    claimId: string;
+    contactNumbers: string[];
+  }): Promise<{ claimed: string[]; busy: string[] }>;
+  /**
+   * Ends every import claim starting with `claimIdPrefix` (a cancelled import): rows it only held leave the outbox,
+   * rows with a change of their own stay queued. Returns how many rows it held.
+   */
+  releaseImportClaims(input: { target: string; claimIdPrefix: string }): Promise<number>;
 
   /** `pending`: queued and unclaimed; `claimed`: held by a run; `parked`: records parked for the key. */
   counts(key: OutboxKey): Promise<OutboxCounts>;

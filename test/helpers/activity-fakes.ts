@@ -172,6 +172,50 @@ export class MemorySyncStore implements SyncStore {
   async savePollCursor(target: string, cursor: string): Promise<void> {
     this.cursors.set(target, cursor);
   }
+  readonly importLists = new Map<string, string[]>();
+  async addImportContacts(input: { listId: string; contactNumbers: string[] }): Promise<number> {
+    const list = this.importLists.get(input.listId) ?? [];
+    for (const contactNumber of input.contactNumbers) {
+      if (!list.includes(contactNumber)) list.push(contactNumber);
+    }
+    this.importLists.set(input.listId, list);
+    return list.length;
+  }
+  async getImportContacts(input: { listId: string; fromSeq: number; limit: number }): Promise<string[]> {
+    return (this.importLists.get(input.listId) ?? []).slice(input.fromSeq, input.fromSeq + input.limit);
+  }
+  async forgetImportContacts(listId: string): Promise<void> {
+    this.importLists.delete(listId);
+  }
+  /** Contacts not held by another claim are taken (a new row or a queued one). */
+  async claimForImport(input: {
+    target: string;
+    claimId: string;
+    contactNumbers: string[];
+  }): Promise<{ claimed: string[]; busy: string[] }> {
+    const claimed: string[] = [];
+    const busy: string[] = [];
+    for (const contactNumber of input.contactNumbers) {
+      const entry = this.pending.get(contactNumber) ?? {};
+      if (entry.claimId !== undefined && entry.claimId !== input.claimId) {
+        busy.push(contactNumber);
+      } else {
+        this.pending.set(contactNumber, { claimId: input.claimId });
+        claimed.push(contactNumber);
+      }
+    }
+    return { claimed, busy };
+  }
+  async releaseImportClaims(input: { target: string; claimIdPrefix: string }): Promise<number> {
+    let held = 0;
+    for (const [contactNumber, entry] of this.pending) {
+      if (entry.claimId?.startsWith(input.claimIdPrefix)) {
+        held += 1;
+        this.pending.delete(contactNumber);
+      }
+    }
+    return held;
+  }
   async counts(): Promise<OutboxCounts> {
     return { pending: this.pending.size, claimed: 0, parked: this.parked.length };
   }

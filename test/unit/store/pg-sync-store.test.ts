@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import { runMigrations } from '../../../src/store/migrations';
+import { migrations, runMigrations } from '../../../src/store/migrations';
 import { openEmbeddedDatabase, openEmbeddedSyncStore } from '../../../src/store/open-sync-store';
 import { PgSyncStore } from '../../../src/store/pg-sync-store';
 import type { SyncStore } from '../../../src/store/sync-store';
@@ -572,12 +572,70 @@ describe('conflicts and polling cursors', () => {
   });
 });
 
+describe('initial import lists and claims', () => {
+  it('numbers listed contacts in order, ignores repeats and pages by position', async () => {
+    expect(
+      await store.addImportContacts({ listId: 'list-a', contactNumbers: ['0003', '0001', '0003'] }),
+    ).toBe(2);
+    expect(await store.addImportContacts({ listId: 'list-a', contactNumbers: ['0001', '0002'] })).toBe(3);
+    expect(await store.addImportContacts({ listId: 'list-b', contactNumbers: ['0009'] })).toBe(1);
+
+    expect(await store.getImportContacts({ listId: 'list-a', fromSeq: 0, limit: 10 })).toEqual([
+      '0003',
+      '0001',
+      '0002',
+    ]);
+    expect(await store.getImportContacts({ listId: 'list-a', fromSeq: 1, limit: 1 })).toEqual(['0001']);
+    await store.forgetImportContacts('list-a');
+    expect(await store.getImportContacts({ listId: 'list-a', fromSeq: 0, limit: 10 })).toEqual([]);
+    expect(await store.getImportContacts({ listId: 'list-b', fromSeq: 0, limit: 10 })).toEqual(['0009']);
+  });
+
+  it('holds imported contacts away from the outbound sync until acknowledged', async () => {
+    const key = outbound('import-hold');
+    await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['1', '2'] });
+    // An outbound run holds 1; the import takes 2 (queued) and 3 (not queued).
+    expect(await store.claim({ ...key, claimId: 'run-1', limit: 1 })).toHaveLength(1);
+    expect(
+      await store.claimForImport({
+        target: key.target,
+        claimId: 'import:x/0',
+        contactNumbers: ['1', '2', '3'],
+      }),
+    ).toEqual({ claimed: ['2', '3'], busy: ['1'] });
+
+    // The next outbound run takes over the ended run's row, not the import's.
+    const next = await store.claim({ ...key, claimId: 'run-2', limit: 10 });
+    expect(next.map((entry) => entry.contactNumber)).toEqual(['1']);
+
+    // 3 changes in S-360 while the import holds it: after the import's ack it stays queued, for the outbound sync.
+    await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['3'] });
+    await store.acknowledge({ ...key, claimId: 'import:x/0', contactNumbers: ['2', '3'] });
+    const after = await store.claim({ ...key, claimId: 'run-3', limit: 10 });
+    expect(after.map((entry) => entry.contactNumber).sort()).toEqual(['1', '3']);
+  });
+
+  it('on release, drops the rows an import only held and keeps queued changes', async () => {
+    const key = outbound('import-release');
+    await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['1'] });
+    await store.claimForImport({ target: key.target, claimId: 'import:y/0', contactNumbers: ['1', '2'] });
+    await store.claimForImport({ target: key.target, claimId: 'import:y/5', contactNumbers: ['3'] });
+    await store.claimForImport({ target: key.target, claimId: 'import:z/0', contactNumbers: ['4'] });
+
+    expect(await store.releaseImportClaims({ target: key.target, claimIdPrefix: 'import:y/' })).toBe(3);
+    const queued = await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    expect(queued.map((entry) => entry.contactNumber)).toEqual(['1']);
+    expect(await store.counts(key)).toEqual({ pending: 0, claimed: 2, parked: 0 });
+  });
+});
+
 describe('schema and durability', () => {
   it('runs migrations again without change', async () => {
     await store.migrate();
     expect(await runMigrations(db)).toEqual([]);
     const { rows } = await db.query<{ version: number }>('select version from schema_migrations order by 1');
-    expect(rows.map((row) => row.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(rows.map((row) => row.version)).toEqual(migrations.map((step) => step.version));
+    expect(migrations.map((step) => step.version)).toEqual(migrations.map((_step, index) => index + 1));
   });
 
   it('keeps pending, claimed and parked rows across a close and reopen of the folder', async () => {
