@@ -1,3 +1,4 @@
+import { createImportActivities, type ImportActivityDeps } from './import-activities';
 import { createInboundActivities, type InboundActivityDeps } from './inbound-activities';
 import { createOutboundActivities, type OutboundActivityDeps } from './outbound-activities';
 import { createPollActivities, type PollActivityDeps } from './poll-activities';
@@ -6,13 +7,15 @@ export { FailureType, nonRetryableFailureTypes } from '../failure-types';
 export type * from './outbound-activity-types';
 export type * from './inbound-activity-types';
 export type * from './poll-activity-types';
+export type * from './import-activity-types';
 export { InboundParkCode, type InboundActivityDeps } from './inbound-activities';
 export { OutboundParkCode, type OutboundActivityDeps, type PrepareProgress } from './outbound-activities';
 export type { PollActivityDeps } from './poll-activities';
+export type { ImportActivityDeps, ListingProgress, PageProgress } from './import-activities';
 export { toActivityFailure } from './translate-error';
 
 /** Everything the activities need; the worker builds it once (composition root). */
-export type ActivityDeps = OutboundActivityDeps & InboundActivityDeps & PollActivityDeps;
+export type ActivityDeps = OutboundActivityDeps & InboundActivityDeps & PollActivityDeps & ImportActivityDeps;
 
 /** All activities of the worker, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
@@ -20,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOutboundActivities(deps),
     ...createInboundActivities(deps),
     ...createPollActivities(deps),
+    ...createImportActivities(deps),
   };
 }
 

@@ -329,6 +329,9 @@ export async function startS360Sandbox(options: S360SandboxOptions): Promise<S36
         const body = await readJsonBody(req);
         const count = isRecord(body) ? body.count : undefined;
         const seed = isRecord(body) ? (body.seed ?? 1) : undefined;
+        // notify: false makes contacts that were there before crm-sync (no change notification).
+        const notify = isRecord(body) ? (body.notify ?? true) : true;
+        if (typeof notify !== 'boolean') throw new HttpError(400, 'notify: expected true or false');
         if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1_000_000) {
           throw new HttpError(400, 'count: expected an integer from 1 to 1000000');
         }
@@ -341,14 +344,13 @@ export async function startS360Sandbox(options: S360SandboxOptions): Promise<S36
           const contactNumber = formatContactNumber(firstNumber + index);
           const structureContactNumber =
             structureIndex === undefined ? undefined : formatContactNumber(firstNumber + structureIndex);
-          store(
-            s360ContactSchema.parse({
-              ...contact,
-              contactNumber,
-              ...(structureContactNumber ? { structureContactNumber } : {}),
-            }),
-            'CREATED',
-          );
+          const created = s360ContactSchema.parse({
+            ...contact,
+            contactNumber,
+            ...(structureContactNumber ? { structureContactNumber } : {}),
+          });
+          if (notify) store(created, 'CREATED');
+          else contacts.set(contactNumber, created);
         });
         nextNumber += count;
         sendJson(res, 200, {

@@ -2,3 +2,5 @@
 export * from './outbound-sync';
 export * from './inbound-sync';
 export * from './outbound-sync-settings';
+export * from './initial-import';
+export * from './initial-import-settings';

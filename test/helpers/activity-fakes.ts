@@ -4,7 +4,13 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { NotFoundError } from '../../src/adapters/http/errors';
-import type { S360ContactUpdate, S360NewContact } from '../../src/adapters/s360/s360-client';
+import type {
+  S360ContactUpdate,
+  S360NewContact,
+  S360Page,
+  S360SearchCriteria,
+  S360SearchResult,
+} from '../../src/adapters/s360/s360-client';
 import { s360ContactSchema, type S360Contact } from '../../src/adapters/s360/s360-contact';
 import type {
   ClaimInput,
@@ -277,6 +283,21 @@ export class FakeS360 {
     if (!contact)
       throw new NotFoundError(`S-360 getContactData: NOT_FOUND ${contactNumber}`, { system: 'S-360' });
     return contact;
+  }
+  readonly searches: Array<{ criteria: S360SearchCriteria; page?: S360Page }> = [];
+  /** Matches on contact type only, in contact number order, like the sandbox. */
+  async searchContact(criteria: S360SearchCriteria, page?: S360Page): Promise<S360SearchResult> {
+    this.searches.push({ criteria, ...(page ? { page } : {}) });
+    const matches = [...this.contacts.values()]
+      .filter((contact) => !criteria.contactType || contact.contactType === criteria.contactType)
+      .map((contact) => contact.contactNumber)
+      .sort();
+    const offset = page?.offset ?? 0;
+    return { contactNumbers: matches.slice(offset, offset + (page?.size ?? 100)), total: matches.length };
+  }
+  /** Removes a contact (deleted in S-360). */
+  remove(contactNumber: string): void {
+    this.contacts.delete(contactNumber);
   }
 }
 

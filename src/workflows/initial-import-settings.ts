@@ -1,0 +1,101 @@
+/**
+ * Settings of the initial import and their limits, and the one-line progress text the Web UI and the CLI show.
+ * Pure: shared by the workflow and the CLI.
+ */
+export interface ImportSettings {
+  /** Contacts per page: one activity each, heartbeating, resumed after its last confirmed push. */
+  pageSize: number;
+  /** Contacts per CRM push (seed 000: at most 50). */
+  payloadSize: number;
+  /** Pages imported at once: S-360 calls and CRM pushes in flight (the S-360 budget limits them all). */
+  concurrency: number;
+  /** Contact numbers per searchContact call while listing. */
+  searchPageSize: number;
+}
+
+/** Inclusive integer range of each setting; the CLI checks against the same numbers. */
+export const importSettingLimits: Readonly<Record<keyof ImportSettings, { min: number; max: number }>> = {
+  pageSize: { min: 1, max: 5000 },
+  payloadSize: { min: 1, max: 50 },
+  concurrency: { min: 1, max: 32 },
+  searchPageSize: { min: 1, max: 1000 },
+};
+
+export const defaultImportSettings: Readonly<ImportSettings> = {
+  pageSize: 250,
+  payloadSize: 50,
+  concurrency: 4,
+  searchPageSize: 500,
+};
+
+/** Every problem of a partial settings object, each naming the field, the allowed range and the value. */
+export function validateImportSettings(settings: Partial<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  for (const [field, value] of Object.entries(settings)) {
+    if (value === undefined) continue;
+    const limits = importSettingLimits[field as keyof ImportSettings];
+    if (!limits) {
+      problems.push(
+        `${field} is not an import setting (expected one of ${Object.keys(importSettingLimits).join(', ')})`,
+      );
+    } else if (
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < limits.min ||
+      value > limits.max
+    ) {
+      problems.push(
+        `${field} must be an integer from ${limits.min} to ${limits.max} (got ${JSON.stringify(value)})`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** The settings with defaults applied (validate first). */
+export function resolveImportSettings(settings: Partial<ImportSettings> = {}): ImportSettings {
+  return {
+    pageSize: settings.pageSize ?? defaultImportSettings.pageSize,
+    payloadSize: settings.payloadSize ?? defaultImportSettings.payloadSize,
+    concurrency: settings.concurrency ?? defaultImportSettings.concurrency,
+    searchPageSize: settings.searchPageSize ?? defaultImportSettings.searchPageSize,
+  };
+}
+
+/** What {@link importProgressText} needs of the progress. */
+export interface ImportProgressFigures {
+  state: string;
+  done: number;
+  total: number | null;
+  ratePerSecond: number | null;
+  etaSeconds: number | null;
+  pausedReason: string | null;
+}
+
+/** "importing: 1,250 of 10,000 contacts (12.5%), 41.7/s, about 3m 30s left" */
+export function importProgressText(progress: ImportProgressFigures): string {
+  const parts = [`${progress.state}: ${progress.done.toLocaleString('en-US')}`];
+  if (progress.total !== null) {
+    const percent = progress.total === 0 ? 100 : (progress.done * 100) / progress.total;
+    parts[0] += ` of ${progress.total.toLocaleString('en-US')} contacts (${percent.toFixed(1)}%)`;
+  } else {
+    parts[0] += ' contacts';
+  }
+  if (progress.ratePerSecond !== null && progress.state === 'importing') {
+    parts.push(`${progress.ratePerSecond.toFixed(1)}/s`);
+    if (progress.etaSeconds !== null) parts.push(`about ${formatDuration(progress.etaSeconds)} left`);
+  }
+  if (progress.pausedReason) parts.push(`paused: ${progress.pausedReason}`);
+  return parts.join(', ');
+}
+
+/** 3725 -> "1h 2m 5s"; 42 -> "42s". */
+export function formatDuration(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.round(totalSeconds));
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  const rest = seconds % 60;
+  if (hours > 0) return `${hours}h ${minutes}m ${rest}s`;
+  if (minutes > 0) return `${minutes}m ${rest}s`;
+  return `${rest}s`;
+}
