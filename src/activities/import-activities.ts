@@ -52,6 +52,7 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
     const signal = context.cancellationSignal;
     const progress = resumeListing(context.info.heartbeatDetails);
     const size = input.searchPageSize;
+    const alive = keepAlive(() => context.heartbeat({ ...progress } satisfies ListingProgress));
     try {
       for (;;) {
         let total = progress.totalAtStart;
@@ -88,6 +89,8 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
       if (signal.aborted) throw signal.reason;
       if (isCredentialsRefusal(err)) throw credentialsFailure(err);
       throw toActivityFailure(err);
+    } finally {
+      alive.stop();
     }
   }
 
@@ -105,57 +108,61 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
     }
     const progress = resumePage(context.info.heartbeatDetails, chunks.length);
     const { counts } = progress;
-    const heldRelays: HeldRelay[] = [];
     const heartbeat = (): void =>
-      context.heartbeat({ chunksDone: progress.chunksDone, counts: { ...counts } });
-
-    for (const [index, chunk] of chunks.entries()) {
-      const pushId = `${input.claimId}/${index}`;
-      const staged = await store.getStagedPush(pushId);
-      // Relays held back by a push are kept with it: a retry releases them too.
-      heldRelays.push(...(staged?.heldRelays ?? []));
-      if (index < progress.chunksDone) continue;
-      if (staged?.deliveredAt) {
-        // Confirmed by an attempt that stopped before its heartbeat: counted as imported.
-        counts.imported += staged.contactNumbers.length;
-        counts.pushes += 1;
+      context.heartbeat({ chunksDone: progress.chunksDone, counts: { ...counts } } satisfies PageProgress);
+    const alive = keepAlive(heartbeat);
+    const heldRelays: HeldRelay[] = [];
+    try {
+      for (const [index, chunk] of chunks.entries()) {
+        const pushId = `${input.claimId}/${index}`;
+        const staged = await store.getStagedPush(pushId);
+        // Relays held back by a push are kept with it: a retry releases them too.
+        heldRelays.push(...(staged?.heldRelays ?? []));
+        if (index < progress.chunksDone) continue;
+        if (staged?.deliveredAt) {
+          // Confirmed by an attempt that stopped before its heartbeat: counted as imported.
+          counts.imported += staged.contactNumbers.length;
+          counts.pushes += 1;
+          progress.chunksDone = index + 1;
+          continue;
+        }
+        if (staged) counts.resumedPushes += 1;
+        const claimId = input.claimId;
+        const { claimed, busy } = staged
+          ? { claimed: chunk, busy: [] }
+          : await store.claimForImport({ target: input.target, claimId, contactNumbers: chunk });
+        counts.leftToOutboundSync += busy.length;
+        const prepared = await steps.prepare(
+          { target: input.target, claimId, pushId, contactNumbers: claimed },
+          { signal, onProgress: heartbeat, log: context.log },
+        );
+        counts.parked += prepared.parked;
+        counts.unchanged += prepared.echoes;
+        if (!staged) heldRelays.push(...prepared.heldRelays);
+        if (prepared.stagedContactNumbers.length > 0) {
+          const delivered = await steps.deliver({ target: input.target, claimId, pushId }, signal);
+          counts.pushes += 1;
+          counts.imported += delivered.delivered;
+          counts.rejected += delivered.rejected;
+          if (delivered.duplicate) counts.duplicatePushes += 1;
+        }
         progress.chunksDone = index + 1;
-        continue;
+        heartbeat();
       }
-      if (staged) counts.resumedPushes += 1;
-      const claimId = input.claimId;
-      const { claimed, busy } = staged
-        ? { claimed: chunk, busy: [] }
-        : await store.claimForImport({ target: input.target, claimId, contactNumbers: chunk });
-      counts.leftToOutboundSync += busy.length;
-      const prepared = await steps.prepare(
-        { target: input.target, claimId, pushId, contactNumbers: claimed },
-        { signal, onProgress: heartbeat, log: context.log },
-      );
-      counts.parked += prepared.parked;
-      counts.unchanged += prepared.echoes;
-      if (!staged) heldRelays.push(...prepared.heldRelays);
-      if (prepared.stagedContactNumbers.length > 0) {
-        const delivered = await steps.deliver({ target: input.target, claimId, pushId }, signal);
-        counts.pushes += 1;
-        counts.imported += delivered.delivered;
-        counts.rejected += delivered.rejected;
-        if (delivered.duplicate) counts.duplicatePushes += 1;
-      }
-      progress.chunksDone = index + 1;
-      heartbeat();
-    }
 
-    if (heldRelays.length > 0) {
-      const released = await steps.releaseHeld({
-        target: input.target,
-        claimId: input.claimId,
-        relays: heldRelays,
-      });
-      counts.heldRelays += released.released;
-      counts.parked += released.parked;
+      if (heldRelays.length > 0) {
+        const released = await steps.releaseHeld({
+          target: input.target,
+          claimId: input.claimId,
+          relays: heldRelays,
+        });
+        counts.heldRelays += released.released;
+        counts.parked += released.parked;
+      }
+      return { contacts: contactNumbers.length, ...counts };
+    } finally {
+      alive.stop();
     }
-    return { contacts: contactNumbers.length, ...counts };
   }
 
   async function releaseImport(input: ReleaseImportInput): Promise<ReleaseImportResult> {
@@ -168,6 +175,16 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
   }
 
   return { listImportContacts, importContactPage, releaseImport };
+}
+
+/**
+ * Heartbeats every few seconds besides the heartbeats after each contact, so that a wait for an S-360 budget slot
+ * (up to a minute) does not look like a dead worker, while a worker that really died is noticed within the
+ * heartbeat timeout (20 s).
+ */
+function keepAlive(heartbeat: () => void): { stop(): void } {
+  const timer = setInterval(heartbeat, 5_000);
+  return { stop: () => clearInterval(timer) };
 }
 
 /** Counts of a page with nothing done yet. */

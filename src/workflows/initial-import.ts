@@ -107,10 +107,10 @@ export function initialImportWorkflowId(target: string): string {
 
 // Listing and importing call S-360 and the CRM: an outage is waited out (retry until done, at most every five
 // minutes between attempts); a configuration failure (refused credentials, unknown target) pauses the import with
-// its reason. Heartbeats come after every contact, so a worker that dies is noticed within a minute.
+// its reason. They heartbeat every few seconds, so a page whose worker died is retried within 20 seconds.
 const { listImportContacts, importContactPage } = proxyActivities<ImportActivities>({
   startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { ...retryUntilDone, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['Configuration'] },
 });
 const { releaseImport } = proxyActivities<ImportActivities>({
