@@ -32,6 +32,8 @@ export interface PageProgress {
   /** Pushes of the page confirmed (delivered, or with nothing to deliver). */
   chunksDone: number;
   counts: ImportPageCounts;
+  /** Contacts of the next push fetched so far (for progress displays; a retry fetches them again). */
+  preparing?: number;
 }
 
 /** Passes over the search when S-360's total moves while listing (contacts created or deleted meanwhile). */
@@ -108,8 +110,13 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
     }
     const progress = resumePage(context.info.heartbeatDetails, chunks.length);
     const { counts } = progress;
+    let preparing = 0;
     const heartbeat = (): void =>
-      context.heartbeat({ chunksDone: progress.chunksDone, counts: { ...counts } } satisfies PageProgress);
+      context.heartbeat({
+        chunksDone: progress.chunksDone,
+        counts: { ...counts },
+        preparing,
+      } satisfies PageProgress);
     const alive = keepAlive(heartbeat);
     const heldRelays: HeldRelay[] = [];
     try {
@@ -134,7 +141,14 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
         counts.leftToOutboundSync += busy.length;
         const prepared = await steps.prepare(
           { target: input.target, claimId, pushId, contactNumbers: claimed },
-          { signal, onProgress: heartbeat, log: context.log },
+          {
+            signal,
+            onProgress: (prepare) => {
+              preparing = prepare.done;
+              heartbeat();
+            },
+            log: context.log,
+          },
         );
         counts.parked += prepared.parked;
         counts.unchanged += prepared.echoes;
@@ -147,6 +161,7 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
           if (delivered.duplicate) counts.duplicatePushes += 1;
         }
         progress.chunksDone = index + 1;
+        preparing = 0;
         heartbeat();
       }
 

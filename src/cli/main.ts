@@ -12,6 +12,7 @@ import { registerSyncCommands } from './commands/sync-commands';
 import { registerMappingCommands } from './commands/mapping-command';
 import { registerConflictsCommands } from './commands/conflicts-command';
 import { registerPushCommand } from './commands/push-command';
+import { registerImportCommands } from './commands/import-command';
 
 /** Builds the `crm-sync` command tree. Commands write to `io`, never to the process streams directly. */
 export function buildProgram(io: CliIo): Command {
@@ -32,6 +33,7 @@ export function buildProgram(io: CliIo): Command {
   registerWorkerCommand(program, io);
   registerSandboxCommand(program, io);
   registerSyncCommands(program, io);
+  registerImportCommands(program, io);
   registerFailedCommands(program, io);
   registerConfigCommands(program, io);
   registerMappingCommands(program, io);

@@ -7,7 +7,14 @@ import type { CrmSyncConfig } from '../../config/config-schema';
 import { startSandboxes } from '../../sandbox';
 import { devServerExecutable } from '../../temporal-server/locate-binaries';
 import { startService } from '../../worker';
-import { inboundSync, inboundSyncWorkflowId, outboundSync, outboundSyncWorkflowId } from '../../workflows';
+import {
+  inboundSync,
+  inboundSyncWorkflowId,
+  initialImport,
+  initialImportWorkflowId,
+  outboundSync,
+  outboundSyncWorkflowId,
+} from '../../workflows';
 import { configFor, integerOption, output, type CliIo } from '../cli-context';
 import { untilInterrupted } from '../until-interrupted';
 import { generateContacts } from './sandbox-command';
@@ -15,7 +22,8 @@ import { generateContacts } from './sandbox-command';
 /**
  * `crm-sync dev`: everything a newcomer needs in one process — the Temporal dev server with its Web UI (history
  * kept in `<dataDir>/temporal.db`), the S-360 and CRM sandboxes, the worker and its receiver; then it generates
- * sandbox contacts and starts the outbound sync of every target. Ctrl-C stops it all.
+ * sandbox contacts (as if they were in S-360 before crm-sync) and starts the initial import, the outbound and the
+ * inbound sync of every target. Ctrl-C stops it all.
  */
 export function registerDevCommand(program: Command, io: CliIo): void {
   program
@@ -87,7 +95,10 @@ export function registerDevCommand(program: Command, io: CliIo): void {
         stops.unshift(() => service.shutdown());
 
         const contacts = options.contacts ?? config.dev.generateContacts;
-        if (contacts > 0) await generateContacts(sandboxes.s360.url, contacts, config.dev.seed);
+        // Contacts that were in S-360 before crm-sync: the initial import brings them to the CRM.
+        if (contacts > 0) {
+          await generateContacts(sandboxes.s360.url, contacts, config.dev.seed, { notify: false });
+        }
 
         const client = temporal.client;
         const startOnce = async (start: () => Promise<unknown>): Promise<void> => {
@@ -98,6 +109,13 @@ export function registerDevCommand(program: Command, io: CliIo): void {
           }
         };
         for (const target of config.crm.targets) {
+          await startOnce(() =>
+            client.workflow.start(initialImport, {
+              workflowId: initialImportWorkflowId(target.name),
+              taskQueue: config.temporal.taskQueue,
+              args: [{ target: target.name }],
+            }),
+          );
           await startOnce(() =>
             client.workflow.start(outboundSync, {
               workflowId: outboundSyncWorkflowId(target.name),
@@ -119,7 +137,11 @@ export function registerDevCommand(program: Command, io: CliIo): void {
           temporalUi: uiUrl,
           temporal: devConfig.temporal.address,
           workflows: config.crm.targets.flatMap((target) =>
-            [outboundSyncWorkflowId(target.name), inboundSyncWorkflowId(target.name)].map(
+            [
+              initialImportWorkflowId(target.name),
+              outboundSyncWorkflowId(target.name),
+              inboundSyncWorkflowId(target.name),
+            ].map(
               (workflowId) =>
                 `${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`,
             ),
@@ -134,15 +156,16 @@ export function registerDevCommand(program: Command, io: CliIo): void {
             '',
             'crm-sync is running.',
             `  Temporal Web UI:      ${urls.temporalUi}`,
-            ...urls.workflows.map((url) => `  Sync workflow:        ${url}`),
+            ...urls.workflows.map((url) => `  Workflow:             ${url}`),
             `  Temporal frontend:    ${urls.temporal}`,
             `  S-360 sandbox:        ${urls.s360Sandbox}  (${contacts} contacts generated)`,
             `  CRM sandbox records:  ${urls.crmSandboxRecords}`,
             `  S-360 notifications:  ${urls.receiver}`,
             `  Parked records:       ${urls.parked}`,
             '',
-            'In another terminal: `npx crm-sync outbound status`, `npx crm-sync outbound trigger`,',
-            '`npx crm-sync failed list`. Ctrl-C stops everything.',
+            'In another terminal: `npx crm-sync import status --watch` (the initial import),',
+            '`npx crm-sync outbound status`, `npx crm-sync outbound trigger`, `npx crm-sync failed list`.',
+            'Ctrl-C stops everything.',
           ].join('\n'),
         );
         await untilInterrupted(service.finished);

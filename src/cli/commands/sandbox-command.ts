@@ -123,10 +123,18 @@ export function registerSandboxCommand(program: Command, io: CliIo): void {
     });
 }
 
-/** Generates contacts in a running S-360 sandbox (each one is a change, notified like any other). */
-export async function generateContacts(s360Url: string, count: number, seed: number): Promise<void> {
+/**
+ * Generates contacts in a running S-360 sandbox: each one a change, notified like any other, or with
+ * `notify: false` contacts that were there before crm-sync (the initial import's job).
+ */
+export async function generateContacts(
+  s360Url: string,
+  count: number,
+  seed: number,
+  options: { notify?: boolean } = {},
+): Promise<void> {
   await got.post(`${s360Url}/__sandbox/contacts/generate`, {
-    json: { count, seed },
+    json: { count, seed, notify: options.notify ?? true },
     timeout: { request: 120_000 },
   });
 }

@@ -184,7 +184,7 @@ function settingsFrom(options: SettingsOptions): Partial<OutboundSyncSettings> {
 }
 
 /** Resolves the configuration and the target (bad input fails before any connection), then connects. */
-async function withClient(
+export async function withClient(
   command: Command,
   io: CliIo,
   requestedTarget: string | undefined,
