@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -107,9 +108,11 @@ export function initialImportWorkflowId(target: string): string {
 
 // Listing and importing call S-360 and the CRM: an outage is waited out (retry until done, at most every five
 // minutes between attempts); a configuration failure (refused credentials, unknown target) pauses the import with
-// its reason. They heartbeat every few seconds, so a page whose worker died is retried within 20 seconds.
+// its reason. They heartbeat every few seconds, so a page whose worker died is retried within 20 seconds. On
+// cancellation the workflow waits until the pages in flight have stopped before releasing what they hold.
 const { listImportContacts, importContactPage } = proxyActivities<ImportActivities>({
   startToCloseTimeout: '1 hour',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: '20 seconds',
   retry: { ...retryUntilDone, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['Configuration'] },
 });
