@@ -11,6 +11,7 @@ import type {
   ReleaseImportInput,
   ReleaseImportResult,
 } from './import-activity-types';
+import { emptyImportPageCounts } from '../workflows/import-page-counts';
 import { createOutboundPushSteps, type OutboundActivityDeps } from './outbound-activities';
 import { credentialsFailure, isCredentialsRefusal, toActivityFailure } from './translate-error';
 
@@ -202,21 +203,6 @@ function keepAlive(heartbeat: () => void): { stop(): void } {
   return { stop: () => clearInterval(timer) };
 }
 
-/** Counts of a page with nothing done yet. */
-export function emptyPageCounts(): ImportPageCounts {
-  return {
-    imported: 0,
-    rejected: 0,
-    parked: 0,
-    unchanged: 0,
-    leftToOutboundSync: 0,
-    heldRelays: 0,
-    resumedPushes: 0,
-    duplicatePushes: 0,
-    pushes: 0,
-  };
-}
-
 function resumeListing(details: unknown): ListingProgress {
   if (details && typeof details === 'object') {
     const { offset, totalAtStart, relisted } = details as Partial<ListingProgress>;
@@ -238,8 +224,8 @@ function resumePage(details: unknown, chunks: number): PageProgress {
       counts &&
       typeof counts === 'object'
     ) {
-      return { chunksDone, counts: { ...emptyPageCounts(), ...counts } };
+      return { chunksDone, counts: { ...emptyImportPageCounts(), ...counts } };
     }
   }
-  return { chunksDone: 0, counts: emptyPageCounts() };
+  return { chunksDone: 0, counts: emptyImportPageCounts() };
 }

@@ -2,6 +2,8 @@
  * Settings of the initial import and their limits, and the one-line progress text the Web UI and the CLI show.
  * Pure: shared by the workflow and the CLI.
  */
+import { integerSettingProblems } from './integer-settings';
+
 export interface ImportSettings {
   /** Contacts per page: one activity each, heartbeating, resumed after its last confirmed push. */
   pageSize: number;
@@ -30,26 +32,7 @@ export const defaultImportSettings: Readonly<ImportSettings> = {
 
 /** Every problem of a partial settings object, each naming the field, the allowed range and the value. */
 export function validateImportSettings(settings: Partial<Record<string, unknown>>): string[] {
-  const problems: string[] = [];
-  for (const [field, value] of Object.entries(settings)) {
-    if (value === undefined) continue;
-    const limits = importSettingLimits[field as keyof ImportSettings];
-    if (!limits) {
-      problems.push(
-        `${field} is not an import setting (expected one of ${Object.keys(importSettingLimits).join(', ')})`,
-      );
-    } else if (
-      typeof value !== 'number' ||
-      !Number.isInteger(value) ||
-      value < limits.min ||
-      value > limits.max
-    ) {
-      problems.push(
-        `${field} must be an integer from ${limits.min} to ${limits.max} (got ${JSON.stringify(value)})`,
-      );
-    }
-  }
-  return problems;
+  return integerSettingProblems('an import', importSettingLimits, settings);
 }
 
 /** The settings with defaults applied (validate first). */

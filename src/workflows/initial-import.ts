@@ -19,6 +19,7 @@ import type {
   ImportCriteria,
   ImportPageCounts,
 } from '../activities/import-activity-types';
+import { addImportPageCounts, emptyImportPageCounts } from './import-page-counts';
 import { failureMessage, pauseSignal, resumeSignal, retryUntilDone } from './sync-loop';
 import {
   importProgressText,
@@ -322,33 +323,14 @@ function phasesOf(criteria: ImportCriteria, importKey: string): ImportPhase[] {
 }
 
 function emptyTotals(): ImportTotals {
-  return {
-    done: 0,
-    pages: 0,
-    imported: 0,
-    rejected: 0,
-    parked: 0,
-    unchanged: 0,
-    leftToOutboundSync: 0,
-    heldRelays: 0,
-    resumedPushes: 0,
-    duplicatePushes: 0,
-    pushes: 0,
-  };
+  return { done: 0, pages: 0, ...emptyImportPageCounts() };
 }
 
 function addPage(totals: ImportTotals, page: ImportContactPageResult): void {
-  totals.done += page.contacts;
+  const { contacts, ...counts } = page;
+  totals.done += contacts;
   totals.pages += 1;
-  totals.imported += page.imported;
-  totals.rejected += page.rejected;
-  totals.parked += page.parked;
-  totals.unchanged += page.unchanged;
-  totals.leftToOutboundSync += page.leftToOutboundSync;
-  totals.heldRelays += page.heldRelays;
-  totals.resumedPushes += page.resumedPushes;
-  totals.duplicatePushes += page.duplicatePushes;
-  totals.pushes += page.pushes;
+  addImportPageCounts(totals, counts);
 }
 
 /** Contacts per second between the oldest and newest sample; null without two samples apart in time. */

@@ -2,6 +2,8 @@
  * Settings of the outbound sync and their limits (seed 000: every M minutes, 1..1440, default 15; at most 500
  * contacts per run; at most 50 per payload). Pure: shared by the workflow, the configuration and the CLI.
  */
+import { integerSettingProblems } from './integer-settings';
+
 export interface OutboundSyncSettings {
   /** Minutes between the starts of two runs. */
   intervalMinutes: number;
@@ -29,26 +31,7 @@ export const defaultOutboundSettings: Readonly<OutboundSyncSettings> = {
 
 /** Every problem of a partial settings object, each naming the field, the allowed range and the value. */
 export function validateOutboundSettings(settings: Partial<Record<string, unknown>>): string[] {
-  const problems: string[] = [];
-  for (const [field, value] of Object.entries(settings)) {
-    if (value === undefined) continue;
-    const limits = outboundSettingLimits[field as keyof OutboundSyncSettings];
-    if (!limits) {
-      problems.push(
-        `${field} is not an outbound sync setting (expected one of ${Object.keys(outboundSettingLimits).join(', ')})`,
-      );
-    } else if (
-      typeof value !== 'number' ||
-      !Number.isInteger(value) ||
-      value < limits.min ||
-      value > limits.max
-    ) {
-      problems.push(
-        `${field} must be an integer from ${limits.min} to ${limits.max} (got ${JSON.stringify(value)})`,
-      );
-    }
-  }
-  return problems;
+  return integerSettingProblems('an outbound sync', outboundSettingLimits, settings);
 }
 
 /** The settings with defaults applied (validate first). */
