@@ -1,18 +1,13 @@
 /**
- * What the time-skipping tests of the sync workflows share: one test server and one workflow bundle per file, a
- * worker per test, a fake target per started workflow, and waits that do not hold the test server's clock.
+ * What the time-skipping tests of the sync workflows share: the test bed (server, bundle, worker per test), a fake
+ * target per started workflow, and waits that do not hold the test server's clock.
  */
-import type {
-  QueryDefinition,
-  WorkflowHandle,
-  WorkflowHandleWithFirstExecutionRunId,
-} from '@temporalio/client';
+import type { QueryDefinition, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { inboundSync, outboundSync } from '../../src/workflows';
 import type { OutboundSyncSettings } from '../../src/workflows/outbound-sync-settings';
 import { eventually } from './free-port';
-import { createTimeSkippingEnv } from './temporal-env';
+import { workflowTestBed } from './workflow-test-bed';
 
 type SyncWorkflow = typeof outboundSync | typeof inboundSync;
 
@@ -30,53 +25,23 @@ export interface SyncWorkflowHarnessOptions<Status, Fake extends { claims: Map<s
 export function syncWorkflowHarness<Status, Fake extends { claims: Map<string, string[]> }>(
   options: SyncWorkflowHarnessOptions<Status, Fake>,
 ) {
-  let env: TestWorkflowEnvironment;
-  let code: string;
-  const started: WorkflowHandle[] = [];
+  const bed = workflowTestBed({ taskQueue: options.taskQueue, activities: options.activities });
   let targetCount = 0;
-
-  beforeAll(async () => {
-    const [testEnv, bundle] = await Promise.all([
-      createTimeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    ]);
-    env = testEnv;
-    code = bundle.code;
-  });
-
-  afterEach(async () => {
-    // The sync never ends by itself: stop what a test started, passed or failed.
-    await Promise.all(
-      started.splice(0).map((handle) => handle.terminate('test over').catch(() => undefined)),
-    );
-  });
-
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  /** Runs `body` with a worker polling the test task queue; the worker stops when `body` settles. */
-  async function withWorker(body: () => Promise<void>): Promise<void> {
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: options.taskQueue,
-      workflowBundle: { code },
-      activities: options.activities,
-    });
-    await worker.runUntil(body);
-  }
 
   /** Starts a workflow for a new fake target. */
   async function start(fakeTarget: Fake, settings: Partial<OutboundSyncSettings> = {}) {
     targetCount += 1;
     const target = `t${targetCount}`;
     options.targets.set(target, fakeTarget);
-    const handle: WorkflowHandleWithFirstExecutionRunId = await env.client.workflow.start(options.workflow, {
-      workflowId: options.workflowId(target),
-      taskQueue: options.taskQueue,
-      args: [{ target, settings }],
-    });
-    started.push(handle);
+    const handle: WorkflowHandleWithFirstExecutionRunId = await bed.env.client.workflow.start(
+      options.workflow,
+      {
+        workflowId: options.workflowId(target),
+        taskQueue: options.taskQueue,
+        args: [{ target, settings }],
+      },
+    );
+    bed.stopAfterTest(handle);
     const status = (): Promise<Status> => handle.query(options.statusQuery);
     const statusWhen = (what: string, done: (s: Status) => boolean) =>
       eventually(what, async () => {
@@ -102,16 +67,14 @@ export function syncWorkflowHarness<Status, Fake extends { claims: Map<string, s
   }
 
   return {
-    withWorker,
+    withWorker: bed.withWorker,
     start,
     taskQueue: options.taskQueue,
     /** Terminates `handle` after the test, like the workflows `start` starts. */
-    stopAfterTest(handle: WorkflowHandle): void {
-      started.push(handle);
-    },
+    stopAfterTest: bed.stopAfterTest,
     /** The test environment (available once the file's `beforeAll` has run). */
     get env(): TestWorkflowEnvironment {
-      return env;
+      return bed.env;
     },
   };
 }

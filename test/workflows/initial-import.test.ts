@@ -3,9 +3,7 @@
  * concurrency, continue-as-new, pause/resume, a configuration failure, and cancellation.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
 import type {
   ImportActivities,
   ImportContactPageInput,
@@ -25,7 +23,7 @@ import {
 } from '../../src/workflows';
 import { eventually } from '../helpers/free-port';
 import { rejection } from '../helpers/rejection';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { workflowTestBed } from '../helpers/workflow-test-bed';
 
 jest.setTimeout(120_000);
 
@@ -122,50 +120,20 @@ const activities: ImportActivities = {
 const isIndividuals = (page: ImportContactPageInput): boolean => page.listId.endsWith('/individuals');
 
 describe('initialImport workflow', () => {
-  let env: TestWorkflowEnvironment;
-  let code: string;
+  const bed = workflowTestBed({ taskQueue, activities });
+  const { withWorker } = bed;
   let targetCount = 0;
-  const started: WorkflowHandle[] = [];
-
-  beforeAll(async () => {
-    const [testEnv, bundle] = await Promise.all([
-      createTimeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    ]);
-    env = testEnv;
-    code = bundle.code;
-  });
-
-  afterEach(async () => {
-    await Promise.all(
-      started.splice(0).map((handle) => handle.terminate('test over').catch(() => undefined)),
-    );
-  });
-
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  async function withWorker(body: () => Promise<void>): Promise<void> {
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: { code },
-      activities,
-    });
-    await worker.runUntil(body);
-  }
 
   async function start(import_: FakeImport, settings: Partial<ImportSettings>, criteria = {}) {
     targetCount += 1;
     const target = `t${targetCount}`;
     targets.set(target, import_);
-    const handle = await env.client.workflow.start(initialImport, {
+    const handle = await bed.env.client.workflow.start(initialImport, {
       workflowId: initialImportWorkflowId(target),
       taskQueue,
       args: [{ target, settings, criteria }],
     });
-    started.push(handle);
+    bed.stopAfterTest(handle);
     return { handle, target };
   }
 
@@ -239,7 +207,7 @@ describe('initialImport workflow', () => {
         return progress.done === 20 ? progress : undefined;
       });
       // Paused: no new page, however long it waits.
-      await env.sleep('1 hour');
+      await bed.env.sleep('1 hour');
       expect(import_.pages).toHaveLength(2);
       expect((await handle.query(importProgressQuery)).state).toBe('paused');
 
