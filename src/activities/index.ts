@@ -1,4 +1,5 @@
 import { createInboundActivities, type InboundActivityDeps } from './inbound-activities';
+import { createMassUpdateActivities, type MassUpdateActivityDeps } from './mass-update-activities';
 import { createOutboundActivities, type OutboundActivityDeps } from './outbound-activities';
 import { createPollActivities, type PollActivityDeps } from './poll-activities';
 
@@ -6,13 +7,18 @@ export { FailureType, nonRetryableFailureTypes } from '../failure-types';
 export type * from './outbound-activity-types';
 export type * from './inbound-activity-types';
 export type * from './poll-activity-types';
+export type * from './mass-update-activity-types';
 export { InboundParkCode, type InboundActivityDeps } from './inbound-activities';
 export { OutboundParkCode, type OutboundActivityDeps, type PrepareProgress } from './outbound-activities';
 export type { PollActivityDeps } from './poll-activities';
+export { MassUpdateParkCode, type MassUpdateActivityDeps } from './mass-update-activities';
 export { toActivityFailure } from './translate-error';
 
 /** Everything the activities need; the worker builds it once (composition root). */
-export type ActivityDeps = OutboundActivityDeps & InboundActivityDeps & PollActivityDeps;
+export type ActivityDeps = OutboundActivityDeps &
+  InboundActivityDeps &
+  PollActivityDeps &
+  MassUpdateActivityDeps;
 
 /** All activities of the worker, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
@@ -20,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOutboundActivities(deps),
     ...createInboundActivities(deps),
     ...createPollActivities(deps),
+    ...createMassUpdateActivities(deps),
   };
 }
 
