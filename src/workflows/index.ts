@@ -2,3 +2,4 @@
 export * from './outbound-sync';
 export * from './inbound-sync';
 export * from './outbound-sync-settings';
+export * from './mass-update';
