@@ -64,6 +64,8 @@ export interface MassUpdateCarriedState {
   startedAtMs: number;
   /** When the next chunk may start, on the pacing schedule (epoch ms, workflow time). */
   nextChunkAtMs: number | null;
+  /** Where the last chunk's share of time was counted from (epoch ms): a higher rate shortens that share. */
+  scheduleFromMs?: number | null;
   /** The last chunk, for the achieved rate. */
   lastChunk: { startMs: number; calls: number } | null;
   /** Calls and time of the chunks paced without a pause in between: the achieved rate. */
@@ -238,11 +240,21 @@ export async function massUpdate(input: MassUpdateInput): Promise<MassUpdateStat
   const raiseInForce = (): MassUpdateCarriedState['raise'] =>
     state.raise && Date.now() < state.raise.untilMs ? state.raise : null;
   const rateInForce = (): number => raiseInForce()?.perMinute ?? state.basePerMinute;
+  /**
+   * When the next chunk may start: the last chunk's share of time at its rate, or shorter at a higher rate raised
+   * since (so a raise shows within moments, not only after the wait in progress).
+   */
+  const dueAtMs = (): number => {
+    if (state.nextChunkAtMs === null) return Number.NEGATIVE_INFINITY;
+    const from = state.scheduleFromMs;
+    if (!state.lastChunk || from === undefined || from === null) return state.nextChunkAtMs;
+    return Math.min(state.nextChunkAtMs, from + (state.lastChunk.calls * 60_000) / rateInForce());
+  };
 
   const etaMs = (): number | null => {
     if (state.paused || finishedAtMs !== null || state.totalRows === null) return null;
     let left = Math.max(0, state.totalRows - state.counts.rows);
-    let at = Math.max(Date.now(), state.nextChunkAtMs ?? 0);
+    let at = Math.max(Date.now(), dueAtMs());
     const raise = raiseInForce();
     if (raise) {
       const rowsWhileRaised = ((raise.untilMs - at) * raise.perMinute) / 60_000;
@@ -382,10 +394,11 @@ export async function massUpdate(input: MassUpdateInput): Promise<MassUpdateStat
         await condition(() => wakeups !== seen);
         continue;
       }
-      const waitMs = (state.nextChunkAtMs ?? 0) - Date.now();
+      const waitMs = dueAtMs() - Date.now();
       if (waitMs <= 0) break;
       await condition(() => wakeups !== seen, waitMs);
     }
+    if (state.nextChunkAtMs !== null) state.nextChunkAtMs = dueAtMs();
 
     const rate = rateInForce();
     const raise = raiseInForce();
@@ -424,6 +437,7 @@ export async function massUpdate(input: MassUpdateInput): Promise<MassUpdateStat
     const onSchedule = state.nextChunkAtMs !== null && chunkStartMs - state.nextChunkAtMs <= scheduleSlackMs;
     const scheduleFrom = onSchedule && state.nextChunkAtMs !== null ? state.nextChunkAtMs : chunkStartMs;
     state.nextChunkAtMs = scheduleFrom + (result.calls * 60_000) / rate;
+    state.scheduleFromMs = scheduleFrom;
     state.lastChunk = { startMs: chunkStartMs, calls: result.calls };
     chunks += 1;
   }

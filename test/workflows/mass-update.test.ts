@@ -209,6 +209,8 @@ describe('massUpdate workflow', () => {
     // From the next chunk on: 600 per minute, chunks of 50 rows, allowed by the S-360 budget until the deadline.
     const raisedChunks = file.chunks.filter((chunk) => chunk.perMinute === 600);
     expect(file.chunks[3]).toMatchObject({ perMinute: 600, maxRows: 50, raisedUntilMs: until });
+    // Without waiting out the 5 s share of the chunk in progress: its 15 calls take 1.5 s at 600 per minute.
+    expect((file.chunks[3]?.atMs ?? 0) - (file.chunks[2]?.atMs ?? 0)).toBeLessThan(3_000);
     expect(raisedChunks.every((chunk) => chunk.maxRows === 50 && chunk.raisedUntilMs === until)).toBe(true);
     // A minute at 600 per minute is 12 chunks of 5 s; then every chunk is back at 180, without any signal.
     expect(raisedChunks.length).toBeGreaterThanOrEqual(12);
