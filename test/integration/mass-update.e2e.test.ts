@@ -10,6 +10,7 @@ import got from 'got';
 import type { MassUpdateParkedRow } from '../../src/store/sync-store';
 import { massUpdate, massUpdateWorkflowId } from '../../src/workflows';
 import { generateS360Contacts, s360Contact, startEndToEnd, type EndToEnd } from '../helpers/end-to-end';
+import { eventually } from '../helpers/free-port';
 import { runCli } from '../helpers/run-cli';
 
 jest.setTimeout(120_000);
@@ -100,6 +101,7 @@ describe('mass update, end to end', () => {
     const env = {
       CRM_SYNC_TEMPORAL_ADDRESS: config.temporal.address,
       CRM_SYNC_TEMPORAL_NAMESPACE: config.temporal.namespace,
+      CRM_SYNC_TASK_QUEUE: taskQueue,
       CRM_SYNC_RECEIVER_PORT: String(config.receiver.port),
     };
     const failed = await runCli(['mass-update', 'failed', '--id', updateId], env, dir);
@@ -111,5 +113,79 @@ describe('mass update, end to end', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`mass-update:${updateId}: completed`);
     expect(status.stdout).toContain('34 / 34 rows (100%): 30 applied, 4 parked');
+
+    // The retry applies the two rows with an update again; the contacts are still unknown, so they stay parked.
+    const retry = await runCli(['--json', 'mass-update', 'retry', '--id', updateId], env, dir);
+    expect(retry.code).toBe(0);
+    const retried = JSON.parse(retry.stdout) as { workflowId: string; rows: number };
+    expect(retried.rows).toBe(2);
+    expect(await client.workflow.getHandle(retried.workflowId).result()).toMatchObject({
+      state: 'completed',
+      retryOf: updateId,
+      totalRows: 2,
+      applied: 0,
+      parked: 2,
+    });
+    const after = await got(`${e2e.service.receiver.url}/api/mass-updates/${updateId}/parked`).json<{
+      rows: MassUpdateParkedRow[];
+    }>();
+    expect(after.rows.map(({ line, attempts }) => ({ line, attempts }))).toEqual([
+      { line: 7, attempts: 2 },
+      { line: 15, attempts: 1 },
+      { line: 24, attempts: 1 },
+      { line: 30, attempts: 2 },
+    ]);
+  });
+
+  it('is operated from the CLI: start, pause, raise-rate, resume, status', async () => {
+    const { client, s360, config } = e2e;
+    await generateS360Contacts(s360, 40, 12);
+    const rows = Array.from({ length: 40 }, (_, index) => `${contact(index + 1)},CLI ${index + 1}`);
+    writeFileSync(join(dir, 'cli.csv'), ['contactNumber,lastName', ...rows].join('\n'));
+    const env = {
+      CRM_SYNC_TEMPORAL_ADDRESS: config.temporal.address,
+      CRM_SYNC_TEMPORAL_NAMESPACE: config.temporal.namespace,
+      CRM_SYNC_TASK_QUEUE: taskQueue,
+      CRM_SYNC_S360_CALLS_PER_MINUTE: String(rate),
+      CRM_SYNC_RECEIVER_PORT: String(config.receiver.port),
+    };
+    const cli = (...args: string[]) => runCli(['mass-update', ...args], env, dir);
+
+    const started = await cli('start', '--file', 'cli.csv', '--per-minute', '60', '--id', 'e2e-cli');
+    expect(started.code).toBe(0);
+    expect(started.stdout).toContain(
+      `Started mass-update:e2e-cli: ${join(dir, 'cli.csv')} at 60 S-360 calls`,
+    );
+    const again = await cli('start', '--file', 'cli.csv', '--id', 'e2e-cli');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('a mass update "e2e-cli" already exists');
+
+    const paused = await cli('pause', '--id', 'e2e-cli');
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toContain('Paused.');
+    // Without --id: the one running (once the server's list shows it).
+    const status = await eventually('the running mass update listed', async () => {
+      const result = await cli('status');
+      return result.code === 0 ? result : undefined;
+    });
+    expect(status.stdout).toContain('mass-update:e2e-cli: paused');
+    expect(status.stdout).toContain('/ 40 rows');
+
+    const raised = await cli('raise-rate', '--per-minute', '1200', '--for', '10m', '--id', 'e2e-cli');
+    expect(raised.code).toBe(0);
+    expect(raised.stdout).toContain('1200 calls per minute from the next chunk');
+    expect(raised.stdout).toContain('then 60 again');
+    const resumed = await cli('resume');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('Resumed.');
+
+    const result = await client.workflow.getHandle(massUpdateWorkflowId('e2e-cli')).result();
+    expect(result).toMatchObject({ state: 'completed', applied: 40, parked: 0, basePerMinute: 60 });
+    expect((await s360Contact(s360, contact(40))).general.lastName).toBe('CLI 40');
+    const done = await cli('status', '--id', 'e2e-cli');
+    expect(done.stdout).toContain('40 / 40 rows (100%): 40 applied, 0 parked');
+    const notRunning = await cli('pause', '--id', 'e2e-cli');
+    expect(notRunning.code).toBe(1);
+    expect(notRunning.stderr).toContain('mass update "e2e-cli" is not running');
   });
 });
