@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseConfig } from '../src/config/load-config';
 import { startS360Sandbox } from '../src/sandbox/s360-sandbox';
 import { formatContactNumber } from '../src/sandbox/s360-contact-generator';
@@ -279,6 +280,8 @@ function option(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
+  // The worker's and the workflow's INFO lines would bury the figures: warnings and errors only.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const configuredPerMinute = option('per-minute', 600);
   const result = await measureMassUpdateRate({
     configuredPerMinute,
