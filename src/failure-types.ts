@@ -11,8 +11,14 @@ export const FailureType = {
   Permanent: 'Permanent',
   /** Invalid configuration found at run time; not retried. */
   Configuration: 'Configuration',
+  /** A mass update file that cannot be used (missing, no header, wrong delimiter); not retried. */
+  InvalidUpdateFile: 'InvalidUpdateFile',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
 /** Failure types that a retry can never fix. */
-export const nonRetryableFailureTypes: string[] = [FailureType.Permanent, FailureType.Configuration];
+export const nonRetryableFailureTypes: string[] = [
+  FailureType.Permanent,
+  FailureType.Configuration,
+  FailureType.InvalidUpdateFile,
+];

@@ -49,16 +49,15 @@ export async function startService(
   const store = await openEmbeddedSyncStore(config.dataDir);
   const cleanups: Array<() => Promise<void>> = [() => store.close()];
   try {
-    const s360 = new S360Client({
-      ...config.s360,
-      limiter: new SlidingWindowLimiter({ limit: config.s360.callsPerMinute, windowMs: 60_000 }),
-    });
+    const s360Budget = new SlidingWindowLimiter({ limit: config.s360.callsPerMinute, windowMs: 60_000 });
+    const s360 = new S360Client({ ...config.s360, limiter: s360Budget });
     const adapters = new Map<string, CrmAdapter>(
       config.crm.targets.map((target) => [target.name, createCrmAdapter(target)]),
     );
     const activities = createActivities({
       store,
       s360,
+      s360Budget,
       mapping,
       mapContact: (contact) => mapping.mapOutbound(contact),
       removalOf: (target) =>

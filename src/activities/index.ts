@@ -1,5 +1,6 @@
 import { createImportActivities, type ImportActivityDeps } from './import-activities';
 import { createInboundActivities, type InboundActivityDeps } from './inbound-activities';
+import { createMassUpdateActivities, type MassUpdateActivityDeps } from './mass-update-activities';
 import { createOutboundActivities, type OutboundActivityDeps } from './outbound-activities';
 import { createPollActivities, type PollActivityDeps } from './poll-activities';
 
@@ -8,14 +9,20 @@ export type * from './outbound-activity-types';
 export type * from './inbound-activity-types';
 export type * from './poll-activity-types';
 export type * from './import-activity-types';
+export type * from './mass-update-activity-types';
 export { InboundParkCode, type InboundActivityDeps } from './inbound-activities';
 export { OutboundParkCode, type OutboundActivityDeps, type PrepareProgress } from './outbound-activities';
 export type { PollActivityDeps } from './poll-activities';
 export type { ImportActivityDeps, ListingProgress, PageProgress } from './import-activities';
+export { MassUpdateParkCode, type MassUpdateActivityDeps } from './mass-update-activities';
 export { toActivityFailure } from './translate-error';
 
 /** Everything the activities need; the worker builds it once (composition root). */
-export type ActivityDeps = OutboundActivityDeps & InboundActivityDeps & PollActivityDeps & ImportActivityDeps;
+export type ActivityDeps = OutboundActivityDeps &
+  InboundActivityDeps &
+  PollActivityDeps &
+  ImportActivityDeps &
+  MassUpdateActivityDeps;
 
 /** All activities of the worker, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
@@ -24,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInboundActivities(deps),
     ...createPollActivities(deps),
     ...createImportActivities(deps),
+    ...createMassUpdateActivities(deps),
   };
 }
 

@@ -12,6 +12,7 @@ import { registerSyncCommands } from './commands/sync-commands';
 import { registerMappingCommands } from './commands/mapping-command';
 import { registerConflictsCommands } from './commands/conflicts-command';
 import { registerPushCommand } from './commands/push-command';
+import { registerMassUpdateCommands } from './commands/mass-update-command';
 import { registerImportCommands } from './commands/import-command';
 
 /** Builds the `crm-sync` command tree. Commands write to `io`, never to the process streams directly. */
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIo): Command {
   registerMappingCommands(program, io);
   registerConflictsCommands(program, io);
   registerPushCommand(program, io);
+  registerMassUpdateCommands(program, io);
   return program;
 }
 

@@ -156,6 +156,16 @@ export async function readUpdates(path: string, options: ReadUpdatesOptions): Pr
   return page;
 }
 
+/**
+ * The number of data rows (good or bad) of an update file, read once from start to end, streaming: constant
+ * memory whatever its size. Check the file first ({@link checkUpdateFile}).
+ */
+export async function countUpdateRows(path: string): Promise<number> {
+  let count = 0;
+  for await (const record of csvRecords(path, 0, 1)) if (record.line > 1) count += 1;
+  return count;
+}
+
 function parseHeader(path: string, names: string[]): UpdateColumn[] {
   if (names.length === 1) {
     const delimiter = otherDelimiter(names[0] ?? '');

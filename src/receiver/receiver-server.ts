@@ -84,6 +84,14 @@ const conflictsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
 
+const massUpdateParkedQuerySchema = z.strictObject({
+  fromLine: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
+});
+
+/** `/api/mass-updates/<updateId>/parked`. */
+const MASS_UPDATE_PARKED_PATH = /^\/api\/mass-updates\/([^/]+)\/parked$/;
+
 /** The most contacts one `POST /api/outbox/enqueue` takes. */
 const MAX_ENQUEUE_CONTACTS = 500;
 
@@ -139,6 +147,9 @@ class HttpError extends Error {
  *   queued for that target, durably, before `{queued}` (distinct contacts). Unknown target: 404 naming the
  *   configured ones. Malformed: 400 naming the fields.
  * - `GET /api/conflicts?target=&limit=` (limit 1..10000, default 100): `{conflicts:[...]}`, newest first.
+ * - `GET /api/mass-updates/<updateId>/parked?fromLine=&limit=` (limit 1..10000, default 1000): the rows of a mass
+ *   update parked with their line, contact, reason and update, by line, from `fromLine` on, with the counts
+ *   `{updateId, parked, retryable, rows:[...]}` (`retryable`: rows with an update; the others need the file fixed).
  */
 export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
   const targets = [...new Set(options.targets)];
@@ -279,9 +290,22 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
         return { status: 200, body: { conflicts } };
       }
 
-      default:
+      default: {
         if (url.pathname.startsWith(CRM_NOTIFICATIONS_PREFIX)) return receiveCrmChange(req, method, url);
+        const massUpdate = MASS_UPDATE_PARKED_PATH.exec(url.pathname);
+        if (massUpdate) {
+          allow(method, ['GET']);
+          requireToken(options.adminToken, req);
+          const updateId = decodePathSegment(massUpdate[1] ?? '');
+          const query = validate(massUpdateParkedQuerySchema, searchParamsOf(url), 'invalid query');
+          const [counts, rows] = await Promise.all([
+            store.countMassUpdateParked(updateId),
+            store.listMassUpdateParked({ updateId, ...query }),
+          ]);
+          return { status: 200, body: { updateId, ...counts, rows } };
+        }
         throw new HttpError(404, `no such endpoint: ${method} ${url.pathname}`);
+      }
     }
   }
 

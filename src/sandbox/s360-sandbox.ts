@@ -88,7 +88,8 @@ class S360StatusError extends Error {
  * a change feed and change notifications, fault injection and statistics under `/__sandbox/`.
  */
 export async function startS360Sandbox(options: S360SandboxOptions): Promise<S360Sandbox> {
-  const callsPerMinute = options.callsPerMinute ?? 180;
+  // Changed at run time by PUT /__sandbox/limit (SecuTix raising an instance's limit for a while).
+  let callsPerMinute = options.callsPerMinute ?? 180;
   const throttleStatus = options.throttleStatus ?? 509;
   const contacts = new Map<string, S360Contact>();
   const changes: SandboxChange[] = [];
@@ -407,6 +408,24 @@ export async function startS360Sandbox(options: S360SandboxOptions): Promise<S36
       handle: ({ res }) => {
         faults.clear();
         sendJson(res, 200, { faults: {} });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/__sandbox\/limit$/,
+      handle: ({ res }) => sendJson(res, 200, { callsPerMinute }),
+    },
+    {
+      method: 'PUT',
+      path: /^\/__sandbox\/limit$/,
+      handle: async ({ req, res }) => {
+        const body = await readJsonBody(req);
+        const value = isRecord(body) ? body.callsPerMinute : undefined;
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+          throw new HttpError(400, 'callsPerMinute: expected an integer from 0 (0: unlimited)');
+        }
+        callsPerMinute = value;
+        sendJson(res, 200, { callsPerMinute });
       },
     },
     {

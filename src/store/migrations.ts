@@ -155,6 +155,27 @@ export const migrations: readonly Migration[] = [
       create unique index import_contact_number_idx on import_contact (list_id, contact_number);
     `,
   },
+  // Version 6 belongs to the initial import; versions are applied one by one, whichever are missing.
+  {
+    version: 7,
+    name: 'rows of mass updates parked with their line and reason',
+    sql: `
+      -- A row of a mass update that could not be applied: its line in the update file, the contact (when the row
+      -- names a valid one), why, and the update it asks for (null when the row could not be read).
+      create table mass_update_parked (
+        update_id text not null,
+        line integer not null,
+        contact_number text,
+        code text not null,
+        reason text not null,
+        row_update jsonb,
+        attempts integer not null default 1,
+        first_parked_at timestamptz not null,
+        last_parked_at timestamptz not null,
+        primary key (update_id, line)
+      );
+    `,
+  },
 ];
 
 /** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */
@@ -162,7 +183,8 @@ const MIGRATION_LOCK_KEY = 74_201_360;
 
 /**
  * Applies the migrations not yet recorded in `schema_migrations`, each in its own transaction together with its
- * record, so a crash leaves the schema at a known version. Idempotent; safe when several processes start at once
+ * record, so a crash leaves the schema at a known version. Each version is checked on its own: a version missing
+ * from the list (a gap) is no obstacle, and one added later is applied on the next start. Idempotent; safe when several processes start at once
  * on PostgreSQL (an advisory lock makes them take turns). Returns the versions applied by this call.
  */
 export async function runMigrations(

@@ -8,6 +8,8 @@ import type {
   ClaimedEntry,
   ClaimInput,
   InboundChange,
+  MassUpdateParkedRow,
+  MassUpdateParkInput,
   OutboxCounts,
   OutboxKey,
   ParkedRecord,
@@ -31,6 +33,18 @@ interface ParkedRow {
   code: string;
   reason: string;
   field: string | null;
+  attempts: number;
+  first_parked_at: Date | string;
+  last_parked_at: Date | string;
+}
+
+interface MassUpdateParkedDbRow {
+  update_id: string;
+  line: number;
+  contact_number: string | null;
+  code: string;
+  reason: string;
+  row_update: unknown;
   attempts: number;
   first_parked_at: Date | string;
   last_parked_at: Date | string;
@@ -606,6 +620,90 @@ export class PgSyncStore implements SyncStore {
       );
       return Number(rows[0]?.held ?? 0);
     });
+  }
+
+  /** A row given twice in one call keeps its last version. */
+  async parkMassUpdateRows(rows: MassUpdateParkInput[]): Promise<void> {
+    if (rows.length === 0) return;
+    const latest = new Map(rows.map((row) => [`${row.updateId}\u0000${row.line}`, row]));
+    await this.sql.query(
+      `insert into mass_update_parked (update_id, line, contact_number, code, reason, row_update, attempts,
+                                       first_parked_at, last_parked_at)
+       select r.update_id, r.line, r.contact_number, r.code, r.reason, r.row_update, 1, now(), now()
+         from jsonb_to_recordset($1::jsonb) as r(update_id text, line integer, contact_number text, code text,
+                                                 reason text, row_update jsonb)
+       on conflict (update_id, line) do update
+          set contact_number = excluded.contact_number, code = excluded.code, reason = excluded.reason,
+              row_update = excluded.row_update, attempts = mass_update_parked.attempts + 1,
+              last_parked_at = excluded.last_parked_at`,
+      [
+        JSON.stringify(
+          [...latest.values()].map((row) => ({
+            update_id: row.updateId,
+            line: row.line,
+            contact_number: row.contactNumber ?? null,
+            code: row.code,
+            reason: row.reason,
+            row_update: row.update ?? null,
+          })),
+        ),
+      ],
+    );
+  }
+
+  async listMassUpdateParked(input: {
+    updateId: string;
+    fromLine?: number;
+    limit?: number;
+    retryableOnly?: boolean;
+  }): Promise<MassUpdateParkedRow[]> {
+    const { rows } = await this.sql.query<MassUpdateParkedDbRow>(
+      `select update_id, line, contact_number, code, reason, row_update, attempts, first_parked_at, last_parked_at
+         from mass_update_parked
+        where update_id = $1 and line >= $2 and ($3::boolean is not true or row_update is not null)
+        order by line
+        limit $4`,
+      [
+        input.updateId,
+        Math.floor(input.fromLine ?? 0),
+        input.retryableOnly ?? false,
+        input.limit === undefined ? null : Math.max(0, Math.floor(input.limit)),
+      ],
+    );
+    return rows.map((row) => {
+      const update = fromJson(row.row_update);
+      return {
+        updateId: row.update_id,
+        line: Number(row.line),
+        ...(row.contact_number !== null ? { contactNumber: row.contact_number } : {}),
+        code: row.code,
+        reason: row.reason,
+        ...(update !== null && typeof update === 'object'
+          ? { update: update as MassUpdateParkedRow['update'] }
+          : {}),
+        attempts: Number(row.attempts),
+        firstParkedAt: toIso(row.first_parked_at),
+        lastParkedAt: toIso(row.last_parked_at),
+      };
+    });
+  }
+
+  async countMassUpdateParked(updateId: string): Promise<{ parked: number; retryable: number }> {
+    const { rows } = await this.sql.query<{ parked: number | string; retryable: number | string }>(
+      `select count(*)::int as parked, count(row_update)::int as retryable
+         from mass_update_parked where update_id = $1`,
+      [updateId],
+    );
+    return { parked: Number(rows[0]?.parked ?? 0), retryable: Number(rows[0]?.retryable ?? 0) };
+  }
+
+  async unparkMassUpdateRows(input: { updateId: string; lines: number[] }): Promise<number> {
+    if (input.lines.length === 0) return 0;
+    const { rows } = await this.sql.query<{ line: number }>(
+      'delete from mass_update_parked where update_id = $1 and line = any($2::integer[]) returning line',
+      [input.updateId, [...new Set(input.lines)]],
+    );
+    return rows.length;
   }
 
   async counts(key: OutboxKey): Promise<OutboxCounts> {

@@ -6,6 +6,8 @@
  * PostgreSQL. The SQL is the same for both.
  */
 
+import type { S360ContactUpdate } from '../adapters/s360/s360-client';
+
 /** S-360 -> CRM is `outbound`; CRM -> S-360 is `inbound`. */
 export type SyncDirection = 'outbound' | 'inbound';
 
@@ -130,6 +132,27 @@ export interface SyncConflict {
   winner: 's360' | 'crm';
   decidedAt: string;
 }
+
+/** A row of a mass update that could not be applied, kept with its line and reason until retried. */
+export interface MassUpdateParkedRow {
+  updateId: string;
+  /** The row's line in the update file (the header is line 1). */
+  line: number;
+  /** When the row names a valid one. */
+  contactNumber?: string;
+  /** NOT_FOUND (unknown contact), INVALID_ROW (the row cannot be read), or the code S-360 refused it with. */
+  code: string;
+  /** What went wrong, for a person. */
+  reason: string;
+  /** The update the row asks for; absent when the row could not be read (the file must be fixed). */
+  update?: S360ContactUpdate;
+  /** How many times the row has been parked. */
+  attempts: number;
+  firstParkedAt: string;
+  lastParkedAt: string;
+}
+
+export type MassUpdateParkInput = Omit<MassUpdateParkedRow, 'attempts' | 'firstParkedAt' | 'lastParkedAt'>;
 
 export interface OutboxCounts {
   pending: number;
@@ -269,6 +292,26 @@ export interface SyncStore {
    * rows with a change of their own stay queued. Returns how many rows it held.
    */
   releaseImportClaims(input: { target: string; claimIdPrefix: string }): Promise<number>;
+
+  /**
+   * Parks rows of a mass update (a row parked again, by update and line, raises `attempts`, keeps
+   * `firstParkedAt` and takes the new reason).
+   */
+  parkMassUpdateRows(rows: MassUpdateParkInput[]): Promise<void>;
+  /**
+   * The parked rows of a mass update by line, from `fromLine` on; `retryableOnly`: only rows with an update (a row
+   * that could not be read cannot be retried). Without a limit, every row.
+   */
+  listMassUpdateParked(input: {
+    updateId: string;
+    fromLine?: number;
+    limit?: number;
+    retryableOnly?: boolean;
+  }): Promise<MassUpdateParkedRow[]>;
+  /** How many rows of a mass update are parked, and how many of them can be retried. */
+  countMassUpdateParked(updateId: string): Promise<{ parked: number; retryable: number }>;
+  /** Removes parked rows (applied by a retry). Returns how many were parked. */
+  unparkMassUpdateRows(input: { updateId: string; lines: number[] }): Promise<number>;
 
   /** `pending`: queued and unclaimed; `claimed`: held by a run; `parked`: records parked for the key. */
   counts(key: OutboxKey): Promise<OutboxCounts>;

@@ -17,6 +17,8 @@ import type {
   ClaimedEntry,
   CrmLink,
   InboundChange,
+  MassUpdateParkedRow,
+  MassUpdateParkInput,
   OutboxCounts,
   OutboxKey,
   ParkInput,
@@ -221,6 +223,47 @@ export class MemorySyncStore implements SyncStore {
       }
     }
     return held;
+  }
+  /** Parked mass update rows by `<updateId> <line>`. */
+  readonly massUpdateParked = new Map<string, MassUpdateParkedRow>();
+  async parkMassUpdateRows(rows: MassUpdateParkInput[]): Promise<void> {
+    for (const row of rows) {
+      const key = `${row.updateId} ${row.line}`;
+      const before = this.massUpdateParked.get(key);
+      this.massUpdateParked.set(key, {
+        ...row,
+        attempts: (before?.attempts ?? 0) + 1,
+        firstParkedAt: before?.firstParkedAt ?? '2024-01-01T00:00:00.000Z',
+        lastParkedAt: '2024-01-01T00:00:00.000Z',
+      });
+    }
+  }
+  async listMassUpdateParked(input: {
+    updateId: string;
+    fromLine?: number;
+    limit?: number;
+    retryableOnly?: boolean;
+  }): Promise<MassUpdateParkedRow[]> {
+    return [...this.massUpdateParked.values()]
+      .filter(
+        (row) =>
+          row.updateId === input.updateId &&
+          row.line >= (input.fromLine ?? 0) &&
+          (!input.retryableOnly || row.update !== undefined),
+      )
+      .sort((a, b) => a.line - b.line)
+      .slice(0, input.limit ?? Number.POSITIVE_INFINITY);
+  }
+  async countMassUpdateParked(updateId: string): Promise<{ parked: number; retryable: number }> {
+    const rows = await this.listMassUpdateParked({ updateId });
+    return { parked: rows.length, retryable: rows.filter((row) => row.update !== undefined).length };
+  }
+  async unparkMassUpdateRows(input: { updateId: string; lines: number[] }): Promise<number> {
+    let removed = 0;
+    for (const line of new Set(input.lines)) {
+      if (this.massUpdateParked.delete(`${input.updateId} ${line}`)) removed += 1;
+    }
+    return removed;
   }
   async counts(): Promise<OutboxCounts> {
     return { pending: this.pending.size, claimed: 0, parked: this.parked.length };

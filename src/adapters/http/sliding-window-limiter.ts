@@ -27,7 +27,9 @@ interface Waiter {
  * more than N requests. Callers release when the response (or the error) arrives.
  */
 export class SlidingWindowLimiter {
-  private currentLimit: number;
+  /** The limit set at construction or by {@link setLimit}: what a temporary raise returns to. */
+  private baseLimit: number;
+  private raise: { limit: number; untilMs: number; timer: NodeJS.Timeout } | undefined;
   private readonly windowMs: number;
   private readonly now: () => number;
   /** Release times of finished calls still inside the window, oldest first. */
@@ -38,15 +40,20 @@ export class SlidingWindowLimiter {
   private timerAt = Number.POSITIVE_INFINITY;
 
   constructor(options: SlidingWindowLimiterOptions) {
-    this.currentLimit = checkLimit(options.limit);
+    this.baseLimit = checkLimit(options.limit);
     this.windowMs = options.windowMs ?? 60_000;
     if (!(this.windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${this.windowMs}`);
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** The current N. */
+  /** The current N: a raised limit while it lasts, else the base one. */
   get limit(): number {
     return this.currentLimit;
+  }
+
+  private get currentLimit(): number {
+    if (this.raise && this.now() >= this.raise.untilMs) this.endRaise();
+    return this.raise ? Math.max(this.raise.limit, this.baseLimit) : this.baseLimit;
   }
 
   /** Calls started and not released, plus released calls still inside the window. */
@@ -57,8 +64,35 @@ export class SlidingWindowLimiter {
 
   /** Changes N at run time (an operator re-rates the sync); waiters are served at once if the limit grew. */
   setLimit(limit: number): void {
-    this.currentLimit = checkLimit(limit);
+    this.baseLimit = checkLimit(limit);
     this.drain();
+  }
+
+  /**
+   * Allows up to `limit` calls per window for the next `forMs` milliseconds (the remote system raised its limit
+   * for a while), then returns by itself to the base limit. A later call replaces the raise; a limit at or below
+   * the base one, or a `forMs` of 0, ends it. Waiters are served at once if the limit grew.
+   */
+  allowFor(limit: number, forMs: number): void {
+    checkLimit(limit);
+    if (!(forMs >= 0)) throw new RangeError(`forMs must be a duration in milliseconds, got ${forMs}`);
+    this.endRaise();
+    if (limit > this.baseLimit && forMs > 0) {
+      const timer = setTimeout(() => {
+        this.endRaise();
+        this.drain();
+      }, Math.ceil(forMs));
+      // A raise never keeps the process alive on its own.
+      timer.unref?.();
+      this.raise = { limit, untilMs: this.now() + forMs, timer };
+    }
+    this.drain();
+  }
+
+  private endRaise(): void {
+    if (!this.raise) return;
+    clearTimeout(this.raise.timer);
+    this.raise = undefined;
   }
 
   /**

@@ -104,6 +104,48 @@ describe('SlidingWindowLimiter', () => {
     expect(limiter.used).toBe(2);
   });
 
+  it('allows a raised limit for a while, then returns to the base limit by itself', async () => {
+    const limiter = create(2);
+    const first = [track(limiter.acquire()), track(limiter.acquire())];
+    const third = track(limiter.acquire());
+    await flush();
+    expect(third.release).toBeUndefined();
+
+    limiter.allowFor(4, 10_000);
+    await flush();
+    expect(limiter.limit).toBe(4);
+    expect(third.release).toBeDefined();
+    const fourth = track(limiter.acquire());
+    await flush();
+    expect(fourth.release).toBeDefined();
+
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(limiter.limit).toBe(2);
+    for (const slot of [...first, third, fourth]) slot.release?.();
+    const afterRaise = track(limiter.acquire());
+    await jest.advanceTimersByTimeAsync(windowMs - 1);
+    // 4 calls released within the window, base limit 2: held until they leave it.
+    expect(afterRaise.release).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(afterRaise.release).toBeDefined();
+  });
+
+  it('replaces a raise by a later one, never goes below the base limit, and keeps setLimit as the base', async () => {
+    const limiter = create(3);
+    limiter.allowFor(10, 60_000);
+    limiter.allowFor(5, 5_000);
+    expect(limiter.limit).toBe(5);
+    limiter.setLimit(6);
+    expect(limiter.limit).toBe(6);
+    limiter.allowFor(8, 5_000);
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(limiter.limit).toBe(6);
+    limiter.allowFor(2, 5_000);
+    expect(limiter.limit).toBe(6);
+    expect(() => limiter.allowFor(0, 1_000)).toThrow(RangeError);
+    expect(() => limiter.allowFor(5, -1)).toThrow(RangeError);
+  });
+
   it('rejects a waiter whose signal aborts, and lets the next one through', async () => {
     const limiter = create(1);
     const first = await limiter.acquire();

@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
   checkUpdateFile,
+  countUpdateRows,
   readUpdates,
   UpdateFileError,
   type UpdatePage,
@@ -383,4 +384,14 @@ describe('readUpdates', () => {
     expect(rows).toBe(200_000);
     expect(grown).toBeLessThan(50 * 1024 * 1024);
   }, 60_000);
+});
+
+describe('countUpdateRows', () => {
+  it('counts the data rows, good and bad, skipping empty lines, a row spanning lines counted once', async () => {
+    const path = await file(
+      'contactNumber,firstName\r\n1,Ana\r\n\r\n2,"Multi\nline"\r\nnot-a-number,Léa\r\n3,too,many\r\n',
+    );
+    expect(await countUpdateRows(path)).toBe(4);
+    expect(await countUpdateRows(await file('contactNumber,firstName\n'))).toBe(0);
+  });
 });

@@ -369,6 +369,47 @@ describe('GET /healthz', () => {
 describe('admin API', () => {
   const admin = { authorization: 'Bearer admin-secret' };
 
+  it('lists the parked rows of a mass update by line with their counts, and requires the admin token', async () => {
+    const { url } = await receiver({ targets: ['a-mass'], adminToken: 'admin-secret' });
+    await store.parkMassUpdateRows([
+      {
+        updateId: 'renewals 2026',
+        line: 12,
+        contactNumber: '0099',
+        code: 'NOT_FOUND',
+        reason: 'S-360: Contact 0099 does not exist',
+        update: { contactNumber: '0099', criteria: [{ code: 'RENEWAL', value: 'yes' }] },
+      },
+      { updateId: 'renewals 2026', line: 4, code: 'INVALID_ROW', reason: 'the row has 3 fields' },
+    ]);
+    const path = `${url}/api/mass-updates/${encodeURIComponent('renewals 2026')}/parked`;
+    expect((await fetch(path)).status).toBe(401);
+    const response = await fetch(path, { headers: admin });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      updateId: 'renewals 2026',
+      parked: 2,
+      retryable: 1,
+      rows: [
+        expect.objectContaining({ line: 4, code: 'INVALID_ROW', reason: 'the row has 3 fields' }),
+        expect.objectContaining({
+          line: 12,
+          contactNumber: '0099',
+          code: 'NOT_FOUND',
+          update: { contactNumber: '0099', criteria: [{ code: 'RENEWAL', value: 'yes' }] },
+        }),
+      ],
+    });
+    const page = await fetch(`${path}?fromLine=5&limit=1`, { headers: admin });
+    expect(((await page.json()) as { rows: Array<{ line: number }> }).rows.map((row) => row.line)).toEqual([
+      12,
+    ]);
+    const bad = await fetch(`${path}?limit=0`, { headers: admin });
+    expect(bad.status).toBe(400);
+    const none = await fetch(`${url}/api/mass-updates/nothing/parked`, { headers: admin });
+    expect(await none.json()).toEqual({ updateId: 'nothing', parked: 0, retryable: 0, rows: [] });
+  });
+
   it('lists parked records newest first, and requires the admin token', async () => {
     const { url } = await receiver({ targets: ['a-list'], adminToken: 'admin-secret' });
     await store.park({

@@ -166,6 +166,24 @@ describe('S-360 sandbox', () => {
       expect(await stats(sandbox)).toMatchObject({ calls: 0, throttled: 0, maxCallsPer60s: 0, contacts: 2 });
     });
 
+    it('takes a new limit at run time, as SecuTix raising an instance limit', async () => {
+      const sandbox = await start({ callsPerMinute: 1 });
+      expect((await call(sandbox, 'searchContact', { criteria: {} })).status).toBe(200);
+      expect((await call(sandbox, 'searchContact', { criteria: {} })).status).toBe(509);
+      const raised = await request(`${sandbox.url}/__sandbox/limit`, {
+        method: 'PUT',
+        json: { callsPerMinute: 3 },
+      });
+      expect(raised.body).toEqual({ callsPerMinute: 3 });
+      expect((await call(sandbox, 'searchContact', { criteria: {} })).status).toBe(200);
+      expect((await request(`${sandbox.url}/__sandbox/limit`)).body).toEqual({ callsPerMinute: 3 });
+      const bad = await request(`${sandbox.url}/__sandbox/limit`, {
+        method: 'PUT',
+        json: { callsPerMinute: -1 },
+      });
+      expect(bad.status).toBe(400);
+    });
+
     it('answers 429 when configured so', async () => {
       const sandbox = await start({ callsPerMinute: 1, throttleStatus: 429 });
       await call(sandbox, 'searchContact', { criteria: {} });

@@ -629,6 +629,97 @@ describe('initial import lists and claims', () => {
   });
 });
 
+describe('parked mass update rows', () => {
+  const update = (contactNumber: string) => ({ contactNumber, general: { firstName: 'Zoé' } });
+
+  it('keeps each row with its line, contact, reason and update, by line, and counts them', async () => {
+    await store.parkMassUpdateRows([
+      {
+        updateId: 'mu-1',
+        line: 9,
+        contactNumber: '42',
+        code: 'NOT_FOUND',
+        reason: 'unknown',
+        update: update('42'),
+      },
+      {
+        updateId: 'mu-1',
+        line: 3,
+        code: 'INVALID_ROW',
+        reason: 'the row has 3 fields where the header has 2 columns',
+      },
+      {
+        updateId: 'mu-2',
+        line: 3,
+        contactNumber: '7',
+        code: 'NOT_FOUND',
+        reason: 'other update',
+        update: update('7'),
+      },
+    ]);
+    const rows = await store.listMassUpdateParked({ updateId: 'mu-1' });
+    expect(rows).toEqual([
+      expect.objectContaining({ updateId: 'mu-1', line: 3, code: 'INVALID_ROW', attempts: 1 }),
+      expect.objectContaining({
+        line: 9,
+        contactNumber: '42',
+        code: 'NOT_FOUND',
+        reason: 'unknown',
+        update: update('42'),
+        attempts: 1,
+      }),
+    ]);
+    expect(rows[0]).not.toHaveProperty('update');
+    expect(rows[0]).not.toHaveProperty('contactNumber');
+    expect(await store.countMassUpdateParked('mu-1')).toEqual({ parked: 2, retryable: 1 });
+    expect(await store.listMassUpdateParked({ updateId: 'mu-1', retryableOnly: true })).toEqual([
+      expect.objectContaining({ line: 9 }),
+    ]);
+    expect(await store.listMassUpdateParked({ updateId: 'mu-1', fromLine: 4, limit: 1 })).toEqual([
+      expect.objectContaining({ line: 9 }),
+    ]);
+  });
+
+  it('raises attempts of a row parked again, takes the new reason, and unparks rows by line', async () => {
+    await store.parkMassUpdateRows([
+      {
+        updateId: 'mu-3',
+        line: 2,
+        contactNumber: '1',
+        code: 'NOT_FOUND',
+        reason: 'first',
+        update: update('1'),
+      },
+      {
+        updateId: 'mu-3',
+        line: 5,
+        contactNumber: '2',
+        code: 'NOT_FOUND',
+        reason: 'first',
+        update: update('2'),
+      },
+    ]);
+    await store.parkMassUpdateRows([
+      {
+        updateId: 'mu-3',
+        line: 2,
+        contactNumber: '1',
+        code: 'INVALID_PARAMETER',
+        reason: 'second',
+        update: update('1'),
+      },
+    ]);
+    const [again] = await store.listMassUpdateParked({ updateId: 'mu-3', limit: 1 });
+    expect(again).toMatchObject({ line: 2, code: 'INVALID_PARAMETER', reason: 'second', attempts: 2 });
+    expect(Date.parse(again?.lastParkedAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(again?.firstParkedAt ?? ''),
+    );
+    expect(await store.unparkMassUpdateRows({ updateId: 'mu-3', lines: [5, 5, 8] })).toBe(1);
+    expect(await store.countMassUpdateParked('mu-3')).toEqual({ parked: 1, retryable: 1 });
+    expect(await store.countMassUpdateParked('mu-none')).toEqual({ parked: 0, retryable: 0 });
+  });
+});
+
 describe('schema and durability', () => {
   it('runs migrations again without change', async () => {
     await store.migrate();
@@ -636,6 +727,16 @@ describe('schema and durability', () => {
     const { rows } = await db.query<{ version: number }>('select version from schema_migrations order by 1');
     expect(rows.map((row) => row.version)).toEqual(migrations.map((step) => step.version));
     expect(migrations.map((step) => step.version)).toEqual(migrations.map((_step, index) => index + 1));
+  });
+
+  it('applies migrations one by one: a gap in the versions is no obstacle, a version added later is applied', async () => {
+    const step = (version: number) => ({
+      version,
+      name: `gap test ${version}`,
+      sql: `create table gap_test_${version} (id integer)`,
+    });
+    expect(await runMigrations(db, [step(1001), step(1003)])).toEqual([1001, 1003]);
+    expect(await runMigrations(db, [step(1001), step(1002), step(1003)])).toEqual([1002]);
   });
 
   it('keeps pending, claimed and parked rows across a close and reopen of the folder', async () => {
