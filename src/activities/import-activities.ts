@@ -132,9 +132,12 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
           ? { claimed: chunk, busy: [] }
           : await store.claimForImport({ target: input.target, claimId, contactNumbers: chunk });
         counts.leftToOutboundSync += busy.length;
+        // No heartbeat per contact: the page's progress only moves once a push is confirmed (heartbeat below), and
+        // the timer keeps the page alive meanwhile. Each heartbeat is encoded and handed to the SDK's core however
+        // often the core sends them on; per contact, that was about a sixth of the worker's CPU beyond the HTTP calls.
         const prepared = await steps.prepare(
           { target: input.target, claimId, pushId, contactNumbers: claimed },
-          { signal, onProgress: heartbeat, log: context.log },
+          { signal, log: context.log },
         );
         counts.parked += prepared.parked;
         counts.unchanged += prepared.echoes;
@@ -178,9 +181,9 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
 }
 
 /**
- * Heartbeats every few seconds besides the heartbeats after each contact, so that a wait for an S-360 budget slot
- * (up to a minute) does not look like a dead worker, while a worker that really died is noticed within the
- * heartbeat timeout (20 s).
+ * Heartbeats every few seconds besides the heartbeats after each push or search page, so that a wait for an S-360
+ * budget slot (up to a minute) does not look like a dead worker, while a worker that really died is noticed within
+ * the heartbeat timeout (20 s). The same heartbeats bring a cancellation to the activity.
  */
 function keepAlive(heartbeat: () => void): { stop(): void } {
   const timer = setInterval(heartbeat, 5_000);
