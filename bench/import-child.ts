@@ -18,7 +18,7 @@ export type ImportChildEvent =
   | { type: 'ready' }
   | { type: 'plain-done'; result: PlainImportResult }
   | { type: 'failed'; message: string }
-  | { type: 'stopped'; maxRssBytes: number; atPeak: MemorySample | null };
+  | { type: 'stopped'; maxRssBytes: number; atPeak: MemorySample | null; cpuSeconds: number };
 
 /** `process.memoryUsage()` in bytes. */
 export type MemorySample = ReturnType<typeof process.memoryUsage>;
@@ -50,7 +50,13 @@ function main(): void {
     } else {
       void (async () => {
         await service?.shutdown();
-        send({ type: 'stopped', maxRssBytes: process.resourceUsage().maxRSS * 1024, atPeak });
+        const { user, system } = process.cpuUsage();
+        send({
+          type: 'stopped',
+          maxRssBytes: process.resourceUsage().maxRSS * 1024,
+          atPeak,
+          cpuSeconds: (user + system) / 1e6,
+        });
         process.disconnect();
         process.exit(0);
       })();

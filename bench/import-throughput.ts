@@ -78,6 +78,8 @@ export interface ImportRunReport {
     actions: ImportActions;
     /** Peak resident set size of the worker process (started on an existing store), start-up included. */
     workerPeakRssMb: number;
+    /** CPU time of the worker process (user + system) per contact, start-up included. */
+    workerCpuMsPerContact: number;
     /** `process.memoryUsage()` of the worker at the highest RSS sampled (every 250 ms). */
     workerMemoryAtPeakMb: Record<string, number> | null;
     /** Its peak once started, before the import (Linux only; null elsewhere). */
@@ -90,6 +92,8 @@ export interface ImportRunReport {
     contactsPerSecond: number;
     pushes: number;
     peakRssMb: number;
+    /** CPU time of the script's process (user + system) per contact, start-up included. */
+    cpuMsPerContact: number;
   };
   /** Import contacts per second / plain contacts per second. */
   ratio: number | null;
@@ -100,7 +104,7 @@ interface Child {
   send(command: ImportChildCommand): void;
   next(type: ImportChildEvent['type']): Promise<ImportChildEvent>;
   /** Stops it gracefully; its peak RSS and where the memory was then. */
-  stop(): Promise<{ maxRssBytes: number; atPeak: MemorySample | null }>;
+  stop(): Promise<{ maxRssBytes: number; atPeak: MemorySample | null; cpuSeconds: number }>;
   kill(): void;
 }
 
@@ -108,6 +112,7 @@ function startChild(): Child {
   const child = spawn(process.execPath, [join(__dirname, 'import-child.js')], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const next = (type: ImportChildEvent['type']): Promise<ImportChildEvent> =>
     new Promise((resolve, reject) => {
       const onMessage = (event: ImportChildEvent): void => {
@@ -138,9 +143,10 @@ function startChild(): Child {
       const stopped = next('stopped');
       child.send({ type: 'stop' } satisfies ImportChildCommand);
       const event = await stopped;
-      return event.type === 'stopped' ? event : { maxRssBytes: 0, atPeak: null };
+      await exited;
+      return event.type === 'stopped' ? event : { maxRssBytes: 0, atPeak: null, cpuSeconds: 0 };
     },
-    kill: () => void child.kill('SIGKILL'),
+    kill: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')),
   };
 }
 
@@ -264,7 +270,7 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
       const event = await done;
       const scriptSeconds = (performance.now() - scriptStarted) / 1000;
       const scriptResult = (event as { result: PlainImportResult }).result;
-      const scriptPeakRss = (await script.stop()).maxRssBytes;
+      const scriptStopped = await script.stop();
       const pushedByScript = await crmRecordCount(fresh.crm);
       if (scriptResult.contacts !== contacts || pushedByScript !== contacts) {
         throw new Error(
@@ -276,7 +282,8 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
         seconds: round(scriptSeconds, 2),
         contactsPerSecond: round(contacts / scriptSeconds),
         pushes: scriptResult.pushes,
-        peakRssMb: megabytes(scriptPeakRss),
+        peakRssMb: megabytes(scriptStopped.maxRssBytes),
+        cpuMsPerContact: round((scriptStopped.cpuSeconds * 1000) / contacts, 2),
       };
       log(`import benchmark: plain script done in ${scriptSeconds.toFixed(1)} s`);
     }
@@ -334,6 +341,7 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
         totals: result.totals,
         actions,
         workerPeakRssMb: megabytes(workerMemory.maxRssBytes),
+        workerCpuMsPerContact: round((workerMemory.cpuSeconds * 1000) / contacts, 2),
         workerMemoryAtPeakMb: inMegabytes(workerMemory.atPeak),
         workerStartedRssMb: workerStartedRss === null ? null : megabytes(workerStartedRss),
         firstStartPeakRssMb: megabytes(firstStartPeakRss),
@@ -398,6 +406,12 @@ export function importFigures({ throughput, memory }: ImportBenchmarks): BenchFi
       {
         figure: 'plain script, contacts/s (same calls, no Temporal)',
         value: number(throughput.plain.contactsPerSecond),
+        goal: '',
+        met: null,
+      },
+      {
+        figure: 'CPU ms per contact, worker / plain script',
+        value: `${throughput.import.workerCpuMsPerContact.toFixed(2)} / ${throughput.plain.cpuMsPerContact.toFixed(2)}`,
         goal: '',
         met: null,
       },
