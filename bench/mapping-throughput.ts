@@ -8,45 +8,36 @@
  * is warmed up, then every contact is mapped in each round and the median round is reported. Prints a table and
  * writes the same figures to reports/bench-mapping.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { s360ContactSchema, type S360Contact } from '../src/adapters/s360/s360-contact';
 import { loadMapping } from '../src/mapping/load-mapping';
 import { formatContactNumber, generateContacts } from '../src/sandbox/s360-contact-generator';
+import { formatRows, megabytes, number, option, packageRoot, writeReport } from './bench-common';
 
-const goalPerSecond = 50_000;
+/** Contacts per second the default mapping must reach on one thread. */
+export const mappingGoalPerSecond = 50_000;
 const seed = 42;
 const warmUpContacts = 10_000;
 const warmUpPasses = 5;
 /** Heap samples while mapping: one every this many contacts. */
 const heapSampleEvery = 1_000;
 
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: expected a positive whole number`);
-  return value;
+export interface MappingBenchOptions {
+  /** Default 100,000. */
+  contacts?: number;
+  /** Default 5. */
+  rounds?: number;
 }
 
-/** The package folder: the first parent holding the delivered mapping (from bench/ or from its build output). */
-function packageRoot(): string {
-  let folder = __dirname;
-  while (!existsSync(join(folder, 'mappings', 'default.yaml')) || !existsSync(join(folder, 'package.json'))) {
-    const parent = dirname(folder);
-    if (parent === folder) throw new Error('cannot find mappings/default.yaml above the benchmark');
-    folder = parent;
-  }
-  return folder;
-}
+/** The figures of one mapping benchmark, as written to reports/bench-mapping.json. */
+export type MappingBenchReport = ReturnType<typeof measureMappingThroughput>;
 
-const megabytes = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
-
-function main(): void {
-  const count = option('contacts', 100_000);
-  const rounds = option('rounds', 5);
+/** Maps `contacts` generated contacts `rounds` times with the default mapping and reports the median round. */
+export function measureMappingThroughput(options: MappingBenchOptions = {}) {
+  const count = options.contacts ?? 100_000;
+  const rounds = options.rounds ?? 5;
   const root = packageRoot();
   const mappingFile = join(root, 'mappings', 'default.yaml');
   const plan = loadMapping(mappingFile);
@@ -105,36 +96,44 @@ function main(): void {
     parked,
     peakRssMb: megabytes(process.resourceUsage().maxRSS * 1024),
     peakHeapUsedMb: megabytes(peakHeapUsed),
-    goalContactsPerSecond: goalPerSecond,
-    goalMet: perSecond >= goalPerSecond,
+    goalContactsPerSecond: mappingGoalPerSecond,
+    goalMet: perSecond >= mappingGoalPerSecond,
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     checksum,
     measuredAt: new Date().toISOString(),
   };
 
-  const number = (value: number): string => value.toLocaleString('en-US');
-  const rows: Array<[string, string]> = [
-    ['contacts', `${number(count)} (${number(mapped)} mapped, ${number(parked)} would be parked)`],
-    ['seconds', `${report.seconds.toFixed(3)} (median of ${rounds} rounds)`],
-    ['contacts per second', number(perSecond)],
-    ['peak RSS (MB)', report.peakRssMb.toFixed(1)],
-    ['heap used (MB)', `${report.peakHeapUsedMb.toFixed(1)} (peak while mapping, the contacts included)`],
-    [`goal ${number(goalPerSecond)}/s`, report.goalMet ? 'met' : 'NOT met'],
-  ];
-  const width = Math.max(...rows.map(([label]) => label.length));
-  process.stdout.write(
-    [
-      `Mapping throughput: default mapping, mapOutbound, one thread (Node ${process.version}, ${report.cpu})`,
-      ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
-      '',
-    ].join('\n'),
-  );
-
-  const reportFile = join(root, 'reports', 'bench-mapping.json');
-  mkdirSync(dirname(reportFile), { recursive: true });
-  writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`Written to ${relative(process.cwd(), reportFile) || reportFile}\n`);
+  return report;
 }
 
-main();
+/** The table printed for a mapping benchmark. */
+export function mappingRows(report: MappingBenchReport): Array<[string, string]> {
+  return [
+    [
+      'contacts',
+      `${number(report.contacts)} (${number(report.mapped)} mapped, ${number(report.parked)} would be parked)`,
+    ],
+    ['seconds', `${report.seconds.toFixed(3)} (median of ${report.rounds} rounds)`],
+    ['contacts per second', number(report.contactsPerSecond)],
+    ['peak RSS (MB)', report.peakRssMb.toFixed(1)],
+    ['heap used (MB)', `${report.peakHeapUsedMb.toFixed(1)} (peak while mapping, the contacts included)`],
+    [`goal ${number(mappingGoalPerSecond)}/s`, report.goalMet ? 'met' : 'NOT met'],
+  ];
+}
+
+function main(): void {
+  const report = measureMappingThroughput({
+    contacts: option('contacts', 100_000),
+    rounds: option('rounds', 5),
+  });
+  process.stdout.write(
+    formatRows(
+      `Mapping throughput: default mapping, mapOutbound, one thread (Node ${process.version}, ${report.cpu})`,
+      mappingRows(report),
+    ),
+  );
+  process.stdout.write(`Written to ${writeReport('bench-mapping.json', report)}\n`);
+}
+
+if (require.main === module) main();

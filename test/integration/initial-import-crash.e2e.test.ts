@@ -1,0 +1,150 @@
+/**
+ * The initial import survives a worker that dies mid-page: the service runs in a process of its own, is killed
+ * with SIGKILL while pages are in flight (no shutdown, nothing flushed, the sync store left as it was), and a new
+ * process on the same data folder takes over once the page's heartbeat times out (20 s). The CRM ends with every
+ * contact exactly once and the right data; a push sent again after the crash carries the same `webhook-id`, so
+ * the CRM recognises it, and both sides count it.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import got from 'got';
+import type { CrmSyncConfigInput } from '../../src/config/config-schema';
+import { loadMapping } from '../../src/mapping/load-mapping';
+import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
+import { formatContactNumber } from '../../src/sandbox/s360-contact-generator';
+import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
+import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
+import {
+  importProgressQuery,
+  initialImport,
+  initialImportWorkflowId,
+  type ImportProgress,
+} from '../../src/workflows';
+import { crmRecords, s360Contact } from '../helpers/end-to-end';
+import { eventually, freePort } from '../helpers/free-port';
+import { killServiceProcesses, startServiceProcess, type ServiceProcess } from '../helpers/service-process';
+
+jest.setTimeout(120_000);
+
+const target = 'e2e-import-crash';
+const taskQueue = 'e2e-import-crash';
+const signingSecret = 'whsec_ZTJlLWltcG9ydC1jcmFzaC1zZWNyZXQ=';
+const jwtSecret = 'e2e-import-crash-jwt-secret';
+const contacts = 3_000;
+
+interface CrmStats {
+  pushes: number;
+  duplicatePushes: number;
+  maxContactsPerPush: number;
+}
+
+describe('initial import with the worker killed midway, end to end', () => {
+  let env: TestWorkflowEnvironment;
+  let s360: S360Sandbox;
+  let crm: CrmSandbox;
+  let folder: string;
+  let config: CrmSyncConfigInput;
+  let workflowBundlePath: string;
+
+  beforeAll(async () => {
+    folder = mkdtempSync(join(tmpdir(), 'crm-sync-import-crash-e2e-'));
+    const [bundle, started, receiverPort] = await Promise.all([
+      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
+      TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
+      freePort(),
+    ]);
+    env = started;
+    workflowBundlePath = join(folder, 'workflow-bundle.js');
+    writeFileSync(workflowBundlePath, bundle.code);
+    s360 = await startS360Sandbox({ port: 0, jwtSecret, institution: 'E2E', callsPerMinute: 0 });
+    crm = await startCrmSandbox({ port: 0, signingSecret });
+    config = {
+      dataDir: join(folder, 'data'),
+      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue },
+      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 100_000 },
+      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
+      receiver: { port: receiverPort },
+    };
+  });
+
+  afterAll(async () => {
+    await killServiceProcesses();
+    await Promise.all([s360?.close(), crm?.close()]);
+    await env?.teardown();
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it(`imports ${contacts.toLocaleString('en-US')} contacts exactly once although the worker is SIGKILLed mid-import`, async () => {
+    // Contacts that were in S-360 before crm-sync: no change notification.
+    await got.post(`${s360.url}/__sandbox/contacts/generate`, {
+      json: { count: contacts, seed: 23, notify: false },
+    });
+    // Each push waits a little in the CRM, so that the import lasts long enough to be killed with pages in flight.
+    await got.post(`${crm.url}/__sandbox/faults`, { json: { latencyMs: 100 } });
+
+    const first: ServiceProcess = await startServiceProcess({ config, workflowBundlePath });
+    const handle = await env.client.workflow.start(initialImport, {
+      workflowId: initialImportWorkflowId(target),
+      taskQueue,
+      args: [{ target, settings: { pageSize: 100, payloadSize: 25, concurrency: 2 } }],
+    });
+
+    // Killed once some pages are done and most are not: the two pages in flight die with it.
+    const beforeKill = await eventually(
+      'some pages imported',
+      async () => {
+        const progress = await handle.query(importProgressQuery);
+        return progress.state === 'importing' && progress.totals.pages >= 3 ? progress : undefined;
+      },
+      60_000,
+      50,
+    );
+    await first.kill();
+    expect(beforeKill.done).toBeLessThan(contacts / 2);
+    expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    // A new process on the same data folder: the embedded store reopens, and the pages are retried once their
+    // heartbeat times out.
+    const second = await startServiceProcess({ config, workflowBundlePath });
+    const result: ImportProgress = await handle.result();
+    await second.stop();
+
+    expect(result).toMatchObject({ state: 'completed', total: contacts, done: contacts });
+    expect(result.totals).toMatchObject({ rejected: 0, parked: 0, leftToOutboundSync: 0 });
+    expect(result.totals.imported).toBe(contacts);
+
+    // The kill interrupted pages: they were attempted again.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const retried = events.filter((event) => (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried.length).toBeGreaterThan(0);
+
+    // Every contact once in the CRM: a push sent again after the crash carried the same webhook-id and was not
+    // applied twice; the CRM and the import count the same duplicates.
+    const records = await crmRecords(crm);
+    expect(records).toHaveLength(contacts);
+    expect(new Set(records.map((record) => record.contactNumber)).size).toBe(contacts);
+    expect(records.filter((record) => record.timesApplied !== 1)).toEqual([]);
+    const stats = await got(`${crm.url}/__sandbox/stats`).json<CrmStats>();
+    expect(stats.duplicatePushes).toBe(result.totals.duplicatePushes);
+    expect(stats.maxContactsPerPush).toBeLessThanOrEqual(25);
+
+    // The right data: a sample across the import, structures and relays included, is what the mapping makes of
+    // the S-360 contact.
+    const mapping = loadMapping();
+    const byNumber = new Map(records.map((record) => [record.contactNumber, record]));
+    for (let index = 1; index <= contacts; index += 97) {
+      const contactNumber = formatContactNumber(index);
+      const mapped = mapping.mapOutbound(await s360Contact(s360, contactNumber));
+      if (!mapped.ok) throw new Error(`contact ${contactNumber} does not map: ${mapped.reason}`);
+      const record = byNumber.get(contactNumber);
+      expect({ contactNumber, entity: record?.entity, fields: record?.fields }).toEqual(
+        JSON.parse(
+          JSON.stringify({ contactNumber, entity: mapped.record.entity, fields: mapped.record.fields }),
+        ),
+      );
+    }
+  });
+});
