@@ -35,6 +35,11 @@ export interface ImportContactPageInput {
   count: number;
   /** Contacts per CRM push (at most 50). */
   payloadSize: number;
+  /**
+   * The workflow's first try of this page (not a page tried again after a failure): with the activity's first
+   * attempt, nothing of the page can be staged or held yet.
+   */
+  firstTry?: boolean;
 }
 
 /** What happened to the contacts of a page; every contact of the page is in exactly one of the first six. */

@@ -5,7 +5,7 @@ import type { S360Client } from '../adapters/s360/s360-client';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
 import { entityOf, type ContactMappingResult } from '../mapping/compile-mapping';
 import type { S360Contact } from '../adapters/s360/s360-contact';
-import type { SyncedFieldValue, SyncStore } from '../store/sync-store';
+import type { StagedPush, SyncedFieldValue, SyncStore } from '../store/sync-store';
 import { FailureType } from '../failure-types';
 import type {
   ClaimOutboundContactsInput,
@@ -91,12 +91,14 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
 
   async function prepareOutboundPush(input: PrepareOutboundPushInput): Promise<PrepareOutboundPushResult> {
     const context = Context.current();
-    return steps.prepare(input, {
+    // The staged push (its body) stays out of the activity's result, hence out of the workflow's history.
+    const { stagedPush: _stagedPush, ...result } = await steps.prepare(input, {
       signal: context.cancellationSignal,
       resumeFrom: context.info.heartbeatDetails,
       onProgress: (progress) => context.heartbeat(progress),
       log: context.log,
     });
+    return result;
   }
 
   async function deliverOutboundPush(input: DeliverOutboundPushInput): Promise<DeliverOutboundPushResult> {
@@ -135,7 +137,12 @@ export interface PrepareRun {
   /** Called after every contact; an activity heartbeats with it. */
   onProgress?(progress: PrepareProgress): void;
   log: { warn(message: string, meta?: Record<string, unknown>): void };
+  /** The caller knows that nothing is staged under the push ID yet (a first attempt): no need to look. */
+  nothingStaged?: boolean;
 }
+
+/** What {@link OutboundPushSteps.prepare} answers: the activity's result, and the push staged, if any. */
+export type PreparedPush = PrepareOutboundPushResult & { stagedPush?: StagedPush };
 
 /** The steps of a push, free of any activity context: the outbound activities and the import both run them. */
 export interface OutboundPushSteps {
@@ -144,9 +151,16 @@ export interface OutboundPushSteps {
    * relays whose account is not in the CRM yet (returned as held), and stages the payload under `pushId`. A push
    * already staged is not prepared again.
    */
-  prepare(input: PrepareOutboundPushInput, run: PrepareRun): Promise<PrepareOutboundPushResult>;
-  /** Sends a staged push (the same bytes and `webhook-id` on every retry) and records what the CRM accepted. */
-  deliver(input: DeliverOutboundPushInput, signal: AbortSignal): Promise<DeliverOutboundPushResult>;
+  prepare(input: PrepareOutboundPushInput, run: PrepareRun): Promise<PreparedPush>;
+  /**
+   * Sends a staged push (the same bytes and `webhook-id` on every retry) and records what the CRM accepted. Given
+   * the push `prepare` just staged, it does not read it back.
+   */
+  deliver(
+    input: DeliverOutboundPushInput,
+    signal: AbortSignal,
+    stagedPush?: StagedPush,
+  ): Promise<DeliverOutboundPushResult>;
   /** Relays still waiting for their account: parked if the account is parked, else given back to the outbox. */
   releaseHeld(input: ReleaseHeldRelaysInput): Promise<ReleaseHeldRelaysResult>;
 }
@@ -155,23 +169,24 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
   const { store, s360, mapContact } = deps;
   const crmAdapterOf = (target: string): CrmAdapter => crmAdapterOrFailure(deps.crmAdapter, target);
 
-  async function prepare(
-    input: PrepareOutboundPushInput,
-    run: PrepareRun,
-  ): Promise<PrepareOutboundPushResult> {
-    const staged = await store.getStagedPush(input.pushId);
-    if (staged) {
-      const prepared = staged.contactNumbers.length;
-      const heldRelays = staged.heldRelays ?? [];
-      // A retry after staging: echoes were acknowledged by the first attempt and are counted with the parked.
-      return {
-        prepared,
-        parked: Math.max(0, input.contactNumbers.length - prepared - heldRelays.length),
-        stagedContactNumbers: staged.contactNumbers,
-        heldRelays,
-        echoes: 0,
-      };
-    }
+  /** The answer for a push staged by an earlier attempt. */
+  const alreadyStaged = (input: PrepareOutboundPushInput, staged: StagedPush): PreparedPush => {
+    const prepared = staged.contactNumbers.length;
+    const heldRelays = staged.heldRelays ?? [];
+    // A retry after staging: echoes were acknowledged by the first attempt and are counted with the parked.
+    return {
+      prepared,
+      parked: Math.max(0, input.contactNumbers.length - prepared - heldRelays.length),
+      stagedContactNumbers: staged.contactNumbers,
+      heldRelays,
+      echoes: 0,
+      stagedPush: staged,
+    };
+  };
+
+  async function prepare(input: PrepareOutboundPushInput, run: PrepareRun): Promise<PreparedPush> {
+    const staged = run.nothingStaged ? undefined : await store.getStagedPush(input.pushId);
+    if (staged) return alreadyStaged(input, staged);
 
     const { signal } = run;
     const removal = deps.removalOf?.(input.target) ?? 'deactivate';
@@ -278,14 +293,20 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
     ready.sort((a, b) => entityOrder[a.entity] - entityOrder[b.entity]);
 
     const stagedContactNumbers = ready.map((record) => record.contactNumber);
+    let stagedPush: StagedPush | undefined;
     if (ready.length > 0 || heldRelays.length > 0) {
-      await store.stagePush({
+      stagedPush = {
         pushId: input.pushId,
         target: input.target,
         contactNumbers: stagedContactNumbers,
         body: JSON.stringify(ready),
         heldRelays,
-      });
+      };
+      if (!(await store.stagePush(stagedPush))) {
+        // Staged meanwhile by another attempt: that payload is the one every retry must send.
+        const earlier = await store.getStagedPush(input.pushId);
+        if (earlier) return alreadyStaged(input, earlier);
+      }
     }
     return {
       prepared: ready.length,
@@ -293,14 +314,16 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
       stagedContactNumbers,
       heldRelays,
       echoes: echoes.length,
+      ...(stagedPush ? { stagedPush } : {}),
     };
   }
 
   async function deliver(
     input: DeliverOutboundPushInput,
     signal: AbortSignal,
+    stagedPush?: StagedPush,
   ): Promise<DeliverOutboundPushResult> {
-    const staged = await store.getStagedPush(input.pushId);
+    const staged = stagedPush ?? (await store.getStagedPush(input.pushId));
     if (!staged) {
       throw ApplicationFailure.create({
         type: FailureType.Configuration,

@@ -262,11 +262,12 @@ export class PgSyncStore implements SyncStore {
     });
   }
 
-  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void> {
-    await this.sql.query(
+  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<boolean> {
+    const { rows } = await this.sql.query(
       `insert into staged_push (push_id, target, contact_numbers, body, held_relays, created_at)
        values ($1, $2, $3::jsonb, $4, $5::jsonb, now())
-       on conflict (push_id) do nothing`,
+       on conflict (push_id) do nothing
+       returning push_id`,
       [
         push.pushId,
         push.target,
@@ -275,6 +276,7 @@ export class PgSyncStore implements SyncStore {
         JSON.stringify(push.heldRelays ?? []),
       ],
     );
+    return rows.length > 0;
   }
 
   async getStagedPush(pushId: string): Promise<StagedPush | undefined> {

@@ -201,7 +201,8 @@ export interface SyncStore {
   retryParked(input: OutboxKey & { contactNumbers?: string[] }): Promise<number>;
 
   /** Stores a payload once; a second call with the same `pushId` keeps the first body. */
-  stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void>;
+  /** Stages a push; false when one is staged under that ID already (it is kept: retries send the same bytes). */
+  stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<boolean>;
   getStagedPush(pushId: string): Promise<StagedPush | undefined>;
   /** Idempotent: the first delivery time is kept. */
   markPushDelivered(pushId: string): Promise<void>;

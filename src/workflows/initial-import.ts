@@ -243,7 +243,7 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
     showProgress();
 
     let pagesThisExecution = 0;
-    const importPage = async (phase: ImportPhase, fromSeq: number): Promise<void> => {
+    const importPage = async (phase: ImportPhase, fromSeq: number, firstTry: boolean): Promise<void> => {
       let result: ImportContactPageResult;
       try {
         result = await importContactPage({
@@ -253,6 +253,7 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
           fromSeq,
           count: settings.pageSize,
           payloadSize: settings.payloadSize,
+          firstTry,
         });
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -292,7 +293,7 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
               return;
             }
             pagesThisExecution += 1;
-            await importPage(phase, fromSeq);
+            await importPage(phase, fromSeq, retry < 0);
           }
         };
         await Promise.all(Array.from({ length: settings.concurrency }, lane));

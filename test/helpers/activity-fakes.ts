@@ -85,8 +85,10 @@ export class MemorySyncStore implements SyncStore {
   async retryParked(): Promise<number> {
     return 0;
   }
-  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<void> {
-    if (!this.pushes.has(push.pushId)) this.pushes.set(push.pushId, { ...push });
+  async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<boolean> {
+    if (this.pushes.has(push.pushId)) return false;
+    this.pushes.set(push.pushId, { ...push });
+    return true;
   }
   async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
     const push = this.pushes.get(pushId);

@@ -112,6 +112,29 @@ describe('importContactPage', () => {
     expect(store.pending.size).toBe(0);
   });
 
+  it("on a page's first try, holds the whole page at once and reads no staged push back", async () => {
+    const { store, crm, activities } = setup(120);
+    await store.addImportContacts({
+      listId,
+      contactNumbers: Array.from({ length: 120 }, (_, i) => number(i + 1)),
+    });
+    await store.enqueue({ direction: 'outbound', targets: [target], contactNumbers: [number(7)] });
+    await store.claim({ direction: 'outbound', target, claimId: 'outbound-sync:default/run-9', limit: 1 });
+    const claims = jest.spyOn(store, 'claimForImport');
+    const lookups = jest.spyOn(store, 'getStagedPush');
+
+    const result = await environment().env.run(activities.importContactPage, {
+      ...page(120),
+      firstTry: true,
+    });
+    expect(result).toMatchObject({ contacts: 120, imported: 119, leftToOutboundSync: 1, pushes: 3 });
+    expect(claims).toHaveBeenCalledTimes(1);
+    expect(lookups).not.toHaveBeenCalled();
+    expect(crm.pushes.flatMap((push) => push.records.map((record) => record.contactNumber))).not.toContain(
+      number(7),
+    );
+  });
+
   it('leaves a contact an outbound run holds to that run, and parks one S-360 no longer knows', async () => {
     const { store, s360, crm, activities } = setup(3);
     s360.remove(number(3));

@@ -243,13 +243,17 @@ describe('parked records', () => {
 
 describe('staged pushes', () => {
   it('keeps the first body and records the first delivery', async () => {
-    await store.stagePush({
-      pushId: 'push-1',
-      target: 'stage',
-      contactNumbers: ['0001', '02'],
-      body: 'first',
-    });
-    await store.stagePush({ pushId: 'push-1', target: 'stage', contactNumbers: ['9'], body: 'second' });
+    expect(
+      await store.stagePush({
+        pushId: 'push-1',
+        target: 'stage',
+        contactNumbers: ['0001', '02'],
+        body: 'first',
+      }),
+    ).toBe(true);
+    expect(
+      await store.stagePush({ pushId: 'push-1', target: 'stage', contactNumbers: ['9'], body: 'second' }),
+    ).toBe(false);
 
     expect(await store.getStagedPush('push-1')).toEqual({
       pushId: 'push-1',
