@@ -366,21 +366,17 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
     );
     const accepted = staged.contactNumbers.filter((contactNumber) => !refusals.has(contactNumber));
     const acceptedSet = new Set(accepted);
-    await store.saveSyncedStates({
+    await store.recordDelivered({
       target: input.target,
-      states: records
-        .filter((record) => acceptedSet.has(record.contactNumber))
-        .map((record) => ({ contactNumber: record.contactNumber, fields: record.fields })),
-    });
-    await store.recordSynced({
-      target: input.target,
+      claimId: input.claimId,
       records: records
         .filter((record) => acceptedSet.has(record.contactNumber))
-        .map((record) => ({ contactNumber: record.contactNumber, entity: record.entity })),
+        .map((record) => ({
+          contactNumber: record.contactNumber,
+          entity: record.entity,
+          fields: record.fields,
+        })),
     });
-    if (accepted.length > 0) {
-      await store.acknowledge({ ...key, claimId: input.claimId, contactNumbers: accepted });
-    }
     let rejected = 0;
     for (const contactNumber of staged.contactNumbers) {
       const reason = refusals.get(contactNumber);

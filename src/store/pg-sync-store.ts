@@ -167,20 +167,25 @@ export class PgSyncStore implements SyncStore {
   async acknowledge(input: OutboxKey & { claimId: string; contactNumbers: string[] }): Promise<void> {
     const contactNumbers = unique(input.contactNumbers);
     if (contactNumbers.length === 0) return;
-    await this.sql.transaction(async (tx) => {
-      const { rows } = await tx.query<{ contact_number: string }>(
-        `select contact_number from outbox
-          where direction = $1 and target = $2 and claim_id = $3 and contact_number = any($4::text[])`,
-        [input.direction, input.target, input.claimId, contactNumbers],
-      );
-      const held = rows.map((row) => row.contact_number);
-      if (held.length === 0) return;
-      await finishClaimed(tx, input, input.claimId, held);
-      await tx.query(
-        'delete from parked where direction = $1 and target = $2 and contact_number = any($3::text[])',
-        [input.direction, input.target, held],
-      );
-    });
+    // One statement (atomic, one round trip): rows unchanged since the claim leave, rows changed since are
+    // released, and the parked records of both go.
+    await this.sql.query(
+      `with done as (
+         delete from outbox
+          where direction = $1 and target = $2 and claim_id = $3 and contact_number = any($4::text[])
+            and version = claimed_version
+         returning contact_number
+       ), released as (
+         update outbox set claim_id = null, claimed_version = null, claimed_at = null
+          where direction = $1 and target = $2 and claim_id = $3 and contact_number = any($4::text[])
+            and version <> claimed_version
+         returning contact_number
+       )
+       delete from parked
+        where direction = $1 and target = $2
+          and contact_number in (select contact_number from done union all select contact_number from released)`,
+      [input.direction, input.target, input.claimId, contactNumbers],
+    );
   }
 
   /**
@@ -277,6 +282,56 @@ export class PgSyncStore implements SyncStore {
       ],
     );
     return rows.length > 0;
+  }
+
+  async recordDelivered(input: {
+    target: string;
+    claimId: string;
+    records: Array<{ contactNumber: string; entity: string; fields: Record<string, SyncedFieldValue> }>;
+  }): Promise<void> {
+    if (input.records.length === 0) return;
+    const latest = new Map(input.records.map((record) => [record.contactNumber, record]));
+    // One statement (atomic, one round trip) for what saveSyncedStates, recordSynced and acknowledge do one by one.
+    await this.sql.query(
+      `with accepted as (
+         select r.contact_number, r.entity, r.fields
+           from jsonb_to_recordset($3::jsonb) as r(contact_number text, entity text, fields jsonb)
+       ), states as (
+         insert into synced_state (target, contact_number, fields, updated_at)
+         select $1, contact_number, fields, now() from accepted
+         on conflict (target, contact_number) do update
+            set fields = excluded.fields, updated_at = excluded.updated_at
+       ), links as (
+         insert into crm_link (target, contact_number, entity, first_synced_at, last_synced_at)
+         select $1, contact_number, entity, now(), now() from accepted
+         on conflict (target, contact_number) do update
+            set entity = excluded.entity, last_synced_at = excluded.last_synced_at
+       ), done as (
+         delete from outbox
+          where direction = 'outbound' and target = $1 and claim_id = $2
+            and contact_number in (select contact_number from accepted) and version = claimed_version
+         returning contact_number
+       ), released as (
+         update outbox set claim_id = null, claimed_version = null, claimed_at = null
+          where direction = 'outbound' and target = $1 and claim_id = $2
+            and contact_number in (select contact_number from accepted) and version <> claimed_version
+         returning contact_number
+       )
+       delete from parked
+        where direction = 'outbound' and target = $1
+          and contact_number in (select contact_number from done union all select contact_number from released)`,
+      [
+        input.target,
+        input.claimId,
+        JSON.stringify(
+          [...latest.values()].map((record) => ({
+            contact_number: record.contactNumber,
+            entity: record.entity,
+            fields: record.fields,
+          })),
+        ),
+      ],
+    );
   }
 
   async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
@@ -576,29 +631,28 @@ export class PgSyncStore implements SyncStore {
   }): Promise<{ claimed: string[]; busy: string[] }> {
     const contactNumbers = unique(input.contactNumbers);
     if (contactNumbers.length === 0) return { claimed: [], busy: [] };
-    return this.sql.transaction(async (tx) => {
-      await tx.query(
-        `insert into outbox (direction, target, contact_number, version, first_enqueued_at, last_enqueued_at,
-                             claim_id, claimed_version, claimed_at)
-         select 'outbound', $1, c.contact_number, 0, now(), now(), $2, 0, now()
-           from unnest($3::text[]) as c(contact_number)
-          order by c.contact_number
-         on conflict (direction, target, contact_number) do update
-            set claim_id = excluded.claim_id, claimed_version = outbox.version, claimed_at = excluded.claimed_at
-          where outbox.claim_id is null`,
-        [input.target, input.claimId, contactNumbers],
-      );
-      const { rows } = await tx.query<{ contact_number: string }>(
-        `select contact_number from outbox
-          where direction = 'outbound' and target = $1 and claim_id = $2 and contact_number = any($3::text[])`,
-        [input.target, input.claimId, contactNumbers],
-      );
-      const held = new Set(rows.map((row) => row.contact_number));
-      return {
-        claimed: contactNumbers.filter((contactNumber) => held.has(contactNumber)),
-        busy: contactNumbers.filter((contactNumber) => !held.has(contactNumber)),
-      };
-    });
+    // One statement: new rows, queued rows taken over, and rows this claim holds already (a retry: their claimed
+    // version stays, so that a change made since is not acknowledged with them) come back; rows another claim
+    // holds do not.
+    const { rows } = await this.sql.query<{ contact_number: string }>(
+      `insert into outbox (direction, target, contact_number, version, first_enqueued_at, last_enqueued_at,
+                           claim_id, claimed_version, claimed_at)
+       select 'outbound', $1, c.contact_number, 0, now(), now(), $2, 0, now()
+         from unnest($3::text[]) as c(contact_number)
+        order by c.contact_number
+       on conflict (direction, target, contact_number) do update
+          set claim_id = excluded.claim_id,
+              claimed_version = case when outbox.claim_id is null then outbox.version else outbox.claimed_version end,
+              claimed_at = case when outbox.claim_id is null then excluded.claimed_at else outbox.claimed_at end
+        where outbox.claim_id is null or outbox.claim_id = excluded.claim_id
+       returning contact_number`,
+      [input.target, input.claimId, contactNumbers],
+    );
+    const held = new Set(rows.map((row) => row.contact_number));
+    return {
+      claimed: contactNumbers.filter((contactNumber) => held.has(contactNumber)),
+      busy: contactNumbers.filter((contactNumber) => !held.has(contactNumber)),
+    };
   }
 
   async releaseImportClaims(input: { target: string; claimIdPrefix: string }): Promise<number> {

@@ -201,6 +201,16 @@ export interface SyncStore {
   retryParked(input: OutboxKey & { contactNumbers?: string[] }): Promise<number>;
 
   /** Stores a payload once; a second call with the same `pushId` keeps the first body. */
+  /**
+   * Records what a CRM accepted from an outbound push, in one step: each record's fields become its last synced
+   * state, the record is linked as held by the target, and it is acknowledged under the claim (it leaves the outbox,
+   * or stays queued if it changed since the claim; its parked record, if any, goes).
+   */
+  recordDelivered(input: {
+    target: string;
+    claimId: string;
+    records: Array<{ contactNumber: string; entity: string; fields: Record<string, SyncedFieldValue> }>;
+  }): Promise<void>;
   /** Stages a push; false when one is staged under that ID already (it is kept: retries send the same bytes). */
   stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<boolean>;
   getStagedPush(pushId: string): Promise<StagedPush | undefined>;

@@ -85,6 +85,25 @@ export class MemorySyncStore implements SyncStore {
   async retryParked(): Promise<number> {
     return 0;
   }
+  async recordDelivered(input: {
+    target: string;
+    claimId: string;
+    records: Array<{ contactNumber: string; entity: string; fields: Record<string, SyncedFieldValue> }>;
+  }): Promise<void> {
+    await this.saveSyncedStates({
+      target: input.target,
+      states: input.records.map((record) => ({ contactNumber: record.contactNumber, fields: record.fields })),
+    });
+    await this.recordSynced({ target: input.target, records: input.records });
+    if (input.records.length > 0) {
+      await this.acknowledge({
+        direction: 'outbound',
+        target: input.target,
+        claimId: input.claimId,
+        contactNumbers: input.records.map((record) => record.contactNumber),
+      });
+    }
+  }
   async stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<boolean> {
     if (this.pushes.has(push.pushId)) return false;
     this.pushes.set(push.pushId, { ...push });

@@ -576,6 +576,41 @@ describe('conflicts and polling cursors', () => {
   });
 });
 
+describe('recording a delivery', () => {
+  it('saves the synced states, links the records and acknowledges them in one step', async () => {
+    const key = outbound('delivered');
+    await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['1', '2', '3'] });
+    await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    await store.park({ ...key, contactNumber: '1', code: 'REJECTED_BY_CRM', reason: 'earlier refusal' });
+    await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['1', '2', '3'] });
+    await store.claim({ ...key, claimId: 'run-2', limit: 10 });
+    // 2 changes again while the push is in flight.
+    await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['2'] });
+
+    await store.recordDelivered({
+      target: key.target,
+      claimId: 'run-2',
+      records: [
+        { contactNumber: '1', entity: 'person', fields: { LastName: 'One' } },
+        { contactNumber: '2', entity: 'account', fields: { Name: 'Two' } },
+      ],
+    });
+
+    expect(await store.getSyncedStates({ target: key.target, contactNumbers: ['1', '2', '3'] })).toEqual(
+      new Map([
+        ['1', { LastName: 'One' }],
+        ['2', { Name: 'Two' }],
+      ]),
+    );
+    expect(
+      [...(await store.getCrmLinks({ target: key.target, contactNumbers: ['1', '2', '3'] })).keys()].sort(),
+    ).toEqual(['1', '2']);
+    expect(await store.listParked(key)).toEqual([]);
+    // 1 left the outbox, 2 (changed since) is queued again, 3 is still held by the run.
+    expect(await store.counts(key)).toEqual({ pending: 1, claimed: 1, parked: 0 });
+  });
+});
+
 describe('initial import lists and claims', () => {
   it('numbers listed contacts in order, ignores repeats and pages by position', async () => {
     expect(
@@ -617,6 +652,19 @@ describe('initial import lists and claims', () => {
     await store.acknowledge({ ...key, claimId: 'import:x/0', contactNumbers: ['2', '3'] });
     const after = await store.claim({ ...key, claimId: 'run-3', limit: 10 });
     expect(after.map((entry) => entry.contactNumber).sort()).toEqual(['1', '3']);
+  });
+
+  it('keeps a change made since the claim when a retried import claims its rows again', async () => {
+    const key = outbound('import-retry');
+    await store.claimForImport({ target: key.target, claimId: 'import:r/0', contactNumbers: ['1', '2'] });
+    await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['2'] });
+    // The retried attempt holds both again, without forgetting that 2 changed after the first claim.
+    expect(
+      await store.claimForImport({ target: key.target, claimId: 'import:r/0', contactNumbers: ['1', '2'] }),
+    ).toEqual({ claimed: ['1', '2'], busy: [] });
+    await store.acknowledge({ ...key, claimId: 'import:r/0', contactNumbers: ['1', '2'] });
+    const queued = await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+    expect(queued.map((entry) => entry.contactNumber)).toEqual(['2']);
   });
 
   it('on release, drops the rows an import only held and keeps queued changes', async () => {
