@@ -23,8 +23,14 @@ export const LONG_RUNNING_NODE_FLAGS: readonly string[] = [
 /** Environment variables of the long-running commands (see {@link LONG_RUNNING_NODE_FLAGS}). */
 export const LONG_RUNNING_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
-/** The commands that run until interrupted, with {@link LONG_RUNNING_NODE_FLAGS} and {@link LONG_RUNNING_ENV}. */
-export const LONG_RUNNING_COMMANDS: readonly string[] = ['worker', 'dev'];
+/**
+ * The commands that run until interrupted, and their node flags. `dev` also holds the sandboxes' contacts (up to
+ * a million) in its heap, so its old generation is left unbounded.
+ */
+export const LONG_RUNNING_COMMANDS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['worker', LONG_RUNNING_NODE_FLAGS],
+  ['dev', LONG_RUNNING_NODE_FLAGS.filter((flag) => !flag.startsWith('--max-old-space-size='))],
+]);
 
 /** Global options of `crm-sync` that take a value (see buildProgram). */
 const OPTIONS_WITH_VALUE = new Set(['-c', '--config']);
@@ -59,11 +65,12 @@ export function missingProcessSettings(
   env: Readonly<Record<string, string | undefined>>,
 ): ProcessSettings | null {
   const command = commandOf(args);
-  if (command === undefined || !LONG_RUNNING_COMMANDS.includes(command)) return null;
+  const flags = command === undefined ? undefined : LONG_RUNNING_COMMANDS.get(command);
+  if (!flags) return null;
   const given = new Set(
     [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].filter(Boolean).map(flagName),
   );
-  const nodeFlags = LONG_RUNNING_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
+  const nodeFlags = flags.filter((flag) => !given.has(flagName(flag)));
   const missingEnv = Object.entries(LONG_RUNNING_ENV).filter(([name]) => env[name] === undefined);
   if (nodeFlags.length === 0 && missingEnv.length === 0) return null;
   return { nodeFlags, env: Object.fromEntries(missingEnv) };

@@ -18,17 +18,21 @@ describe('commandOf', () => {
 
 describe('missingProcessSettings', () => {
   it('gives the long-running commands their node flags and environment', () => {
-    for (const command of ['worker', 'dev']) {
-      expect(missingProcessSettings(['-c', 'a.yaml', command], [], {})).toEqual({
-        nodeFlags: [...LONG_RUNNING_NODE_FLAGS],
-        env: { ...LONG_RUNNING_ENV },
-      });
-    }
+    expect(missingProcessSettings(['-c', 'a.yaml', 'worker'], [], {})).toEqual({
+      nodeFlags: [...LONG_RUNNING_NODE_FLAGS],
+      env: { ...LONG_RUNNING_ENV },
+    });
+    // dev holds the sandboxes' contacts: no bound on its old generation.
+    expect(missingProcessSettings(['dev', '--contacts', '100000'], [], {})).toEqual({
+      nodeFlags: ['--max-semi-space-size=2', '--wasm-num-compilation-tasks=1'],
+      env: { ...LONG_RUNNING_ENV },
+    });
   });
 
   it('leaves the other commands alone', () => {
     expect(missingProcessSettings(['outbound', 'start'], [], {})).toBeNull();
     expect(missingProcessSettings(['--config', 'worker', 'status'], [], {})).toBeNull();
+    expect(missingProcessSettings(['toString'], [], {})).toBeNull();
     expect(missingProcessSettings([], [], {})).toBeNull();
   });
 
