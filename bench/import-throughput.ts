@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LONG_RUNNING_ENV, LONG_RUNNING_NODE_FLAGS, type ProcessSettings } from '../src/cli/process-settings';
+import { missingProcessSettings, type ProcessSettings } from '../src/cli/process-settings';
 import type { CrmSyncConfigInput } from '../src/config/config-schema';
 import { startCrmSandbox, type CrmSandbox } from '../src/sandbox/crm-sandbox';
 import { startS360Sandbox, type S360Sandbox } from '../src/sandbox/s360-sandbox';
@@ -303,9 +303,9 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
       mapping: { file: mappingFile },
     };
     // The worker process runs with the node flags and environment that `crm-sync worker` starts with
-    // (bin/crm-sync.js).
+    // (bin/crm-sync.js), those that NODE_OPTIONS or the environment set included.
     const startWorker = async (): Promise<Child> => {
-      const child = startChild({ nodeFlags: [...LONG_RUNNING_NODE_FLAGS], env: { ...LONG_RUNNING_ENV } });
+      const child = startChild(missingProcessSettings(['worker'], [], process.env) ?? undefined);
       children.push(child);
       const ready = child.next('ready');
       child.send({ type: 'worker', config, workflowBundlePath });
