@@ -13,5 +13,8 @@ ENV NODE_ENV=production
 COPY --from=build /app /app
 USER node
 EXPOSE 8090
-ENTRYPOINT ["node", "bin/crm-sync.js"]
+# The worker's memory settings (src/cli/process-settings.ts), given here so that bin/crm-sync.js runs the worker in
+# this process rather than in a second one.
+ENV MALLOC_ARENA_MAX=2
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=192", "--wasm-num-compilation-tasks=1", "bin/crm-sync.js"]
 CMD ["worker"]

@@ -19,6 +19,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { missingProcessSettings, type ProcessSettings } from '../src/cli/process-settings';
 import type { CrmSyncConfigInput } from '../src/config/config-schema';
 import { startCrmSandbox, type CrmSandbox } from '../src/sandbox/crm-sandbox';
 import { startS360Sandbox, type S360Sandbox } from '../src/sandbox/s360-sandbox';
@@ -108,9 +109,11 @@ interface Child {
   kill(): void;
 }
 
-function startChild(): Child {
-  const child = spawn(process.execPath, [join(__dirname, 'import-child.js')], {
+/** A benchmark process, started with `settings` (node flags before the script, environment variables). */
+function startChild(settings: ProcessSettings = { nodeFlags: [], env: {} }): Child {
+  const child = spawn(process.execPath, [...settings.nodeFlags, join(__dirname, 'import-child.js')], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...settings.env },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const next = (type: ImportChildEvent['type']): Promise<ImportChildEvent> =>
@@ -299,8 +302,10 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
       receiver: { port: 0 },
       mapping: { file: mappingFile },
     };
+    // The worker process runs with the node flags and environment that `crm-sync worker` starts with
+    // (bin/crm-sync.js), those that NODE_OPTIONS or the environment set included.
     const startWorker = async (): Promise<Child> => {
-      const child = startChild();
+      const child = startChild(missingProcessSettings(['worker'], [], process.env) ?? undefined);
       children.push(child);
       const ready = child.next('ready');
       child.send({ type: 'worker', config, workflowBundlePath });

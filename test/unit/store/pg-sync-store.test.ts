@@ -3,7 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { migrations, runMigrations } from '../../../src/store/migrations';
-import { openEmbeddedDatabase, openEmbeddedSyncStore } from '../../../src/store/open-sync-store';
+import {
+  EMBEDDED_STORE_SETTINGS,
+  openEmbeddedDatabase,
+  openEmbeddedSyncStore,
+} from '../../../src/store/open-sync-store';
 import { PgSyncStore } from '../../../src/store/pg-sync-store';
 import type { SyncStore } from '../../../src/store/sync-store';
 
@@ -773,6 +777,13 @@ describe('parked mass update rows', () => {
 });
 
 describe('schema and durability', () => {
+  it('runs PostgreSQL with the memory settings of the embedded store', async () => {
+    for (const [name, value] of Object.entries(EMBEDDED_STORE_SETTINGS)) {
+      const { rows } = await db.query<Record<string, string>>(`show ${name}`);
+      expect(rows[0]?.[name]).toBe(value);
+    }
+  });
+
   it('runs migrations again without change', async () => {
     await store.migrate();
     expect(await runMigrations(db)).toEqual([]);
