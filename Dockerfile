@@ -15,6 +15,6 @@ USER node
 EXPOSE 8090
 # The worker's memory settings (src/cli/process-settings.ts), given here so that bin/crm-sync.js runs the worker in
 # this process rather than in a second one.
-ENV MALLOC_ARENA_MAX=2
+ENV MALLOC_ARENA_MAX=1
 ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=192", "--wasm-num-compilation-tasks=1", "bin/crm-sync.js"]
 CMD ["worker"]
