@@ -12,8 +12,7 @@
  * raise shows when the first chunk of the raised size starts. Prints a table and writes
  * reports/bench-mass-update.json.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -24,6 +23,7 @@ import { formatContactNumber } from '../src/sandbox/s360-contact-generator';
 import { devServerExecutable } from '../src/temporal-server/locate-binaries';
 import { startService } from '../src/worker';
 import { massUpdate, massUpdateWorkflowId, raiseRateUpdate } from '../src/workflows';
+import { freePort, option, packageRoot } from './bench-common';
 
 export interface MassUpdateRateOptions {
   /** The rate of the mass update, the S-360 budget and the sandbox's limit; default 600 calls per minute. */
@@ -246,37 +246,6 @@ async function postJson(url: string, method: 'POST' | 'PUT', body: unknown): Pro
   });
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
   return response.json();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The package folder: the first parent holding the delivered mapping (from bench/ or from its build output). */
-function packageRoot(): string {
-  let folder = __dirname;
-  while (!existsSync(join(folder, 'mappings', 'default.yaml')) || !existsSync(join(folder, 'package.json'))) {
-    const parent = dirname(folder);
-    if (parent === folder) throw new Error('cannot find mappings/default.yaml above the benchmark');
-    folder = parent;
-  }
-  return folder;
-}
-
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: expected a positive whole number`);
-  return value;
 }
 
 async function main(): Promise<void> {
