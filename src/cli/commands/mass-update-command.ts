@@ -8,7 +8,6 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Command } from 'commander';
-import { connectTemporalClient } from '../../client';
 import type { CrmSyncConfig } from '../../config/config-schema';
 import { checkUpdateFile, UpdateFileError } from '../../mass-update/update-file';
 import type { MassUpdateParkedRow } from '../../store/sync-store';
@@ -26,6 +25,7 @@ import {
 } from '../../workflows';
 import { adminApi, formatTable } from '../admin-api';
 import { CliError, configFor, integerOption, output, type CliIo } from '../cli-context';
+import { unlessWorkflowMissing, withTemporalClient } from './sync-commands';
 
 /** What a mass update ID may be: it names the workflow (`mass-update:<id>`) and the parked rows. */
 const updateIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -74,7 +74,7 @@ export function registerMassUpdateCommands(program: Command, io: CliIo): void {
       const updateId = options.id ?? defaultUpdateId(file, new Date());
       checkUpdateId(updateId);
       const workflowId = massUpdateWorkflowId(updateId);
-      await withClient(config, async (client) => {
+      await withTemporalClient(config, async (client) => {
         try {
           await client.workflow.start(massUpdate, {
             workflowId,
@@ -113,7 +113,7 @@ export function registerMassUpdateCommands(program: Command, io: CliIo): void {
       const config = configFor(command, io);
       if (options.id !== undefined) checkUpdateId(options.id);
       if (options.interval < 1) throw new CliError('--interval: expected at least 1 second', 2);
-      await withClient(config, async (client) => {
+      await withTemporalClient(config, async (client) => {
         const updateId = options.id ?? (await currentUpdateId(client, { latest: true }));
         for (;;) {
           const status = await statusOf(client, updateId);
@@ -132,7 +132,7 @@ export function registerMassUpdateCommands(program: Command, io: CliIo): void {
       .action(async (options: { id?: string }, command: Command) => {
         const config = configFor(command, io);
         if (options.id !== undefined) checkUpdateId(options.id);
-        await withClient(config, async (client) => {
+        await withTemporalClient(config, async (client) => {
           const updateId = options.id ?? (await currentUpdateId(client));
           const handle = client.workflow.getHandle(massUpdateWorkflowId(updateId));
           const status = await whileRunning(updateId, () =>
@@ -171,7 +171,7 @@ export function registerMassUpdateCommands(program: Command, io: CliIo): void {
       const raise = { perMinute: options.perMinute, forMs: options.for };
       const problems = validateRaiseRate(raise);
       if (problems.length > 0) throw new CliError(problems.join('; '), 2);
-      await withClient(config, async (client) => {
+      await withTemporalClient(config, async (client) => {
         const updateId = options.id ?? (await currentUpdateId(client));
         const handle = client.workflow.getHandle(massUpdateWorkflowId(updateId));
         const status = await whileRunning(updateId, () =>
@@ -227,7 +227,7 @@ export function registerMassUpdateCommands(program: Command, io: CliIo): void {
       }
       const retryId = `${options.id.slice(0, 80)}-retry-${timestamp(new Date())}`;
       const workflowId = massUpdateWorkflowId(retryId);
-      await withClient(config, async (client) => {
+      await withTemporalClient(config, async (client) => {
         const original = await client.workflow
           .getHandle(massUpdateWorkflowId(options.id))
           .describe()
@@ -329,15 +329,6 @@ function checkRate(perMinute: number, name: string): void {
   if (problem) throw new CliError(problem, 2);
 }
 
-async function withClient(config: CrmSyncConfig, work: (client: Client) => Promise<void>): Promise<void> {
-  const client = await connectTemporalClient(config.temporal);
-  try {
-    await work(client);
-  } finally {
-    await client.connection.close();
-  }
-}
-
 /**
  * The mass update meant when no --id is given: the only running one; with `latest`, the most recent one when none
  * runs.
@@ -368,17 +359,10 @@ async function currentUpdateId(client: Client, options: { latest?: boolean } = {
 /** The status of a running mass update (query) or of a completed one (its result). */
 async function statusOf(client: Client, updateId: string): Promise<MassUpdateStatus> {
   const handle: WorkflowHandle<typeof massUpdate> = client.workflow.getHandle(massUpdateWorkflowId(updateId));
-  let description;
-  try {
-    description = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      throw new CliError(
-        `no mass update "${updateId}": start one with \`crm-sync mass-update start --file F\``,
-      );
-    }
-    throw err;
-  }
+  const description = await unlessWorkflowMissing(
+    `no mass update "${updateId}": start one with \`crm-sync mass-update start --file F\``,
+    () => handle.describe(),
+  );
   if (description.status.name === 'RUNNING') return handle.query(massUpdateStatusQuery);
   try {
     return await handle.result();

@@ -192,28 +192,40 @@ export async function withClient(
 ): Promise<void> {
   const config = configFor(command, io);
   const target = resolveTarget(config, requestedTarget);
+  await withTemporalClient(config, (client) => work(client, config, target));
+}
+
+/** Connects to Temporal as configured, runs `work`, and closes the connection, whatever happens. */
+export async function withTemporalClient(
+  config: CrmSyncConfig,
+  work: (client: Client) => Promise<void>,
+): Promise<void> {
   const client = await connectTemporalClient(config.temporal);
   try {
-    await work(client, config, target);
+    await work(client);
   } finally {
     await client.connection.close();
   }
 }
 
-async function notFoundAsCliError<T>(
+function notFoundAsCliError<T>(
   direction: SyncDirectionSpec,
   target: string,
   call: () => Promise<T>,
 ): Promise<T> {
+  return unlessWorkflowMissing(
+    `no ${direction.name} sync is running for target "${target}": start it with ` +
+      `\`crm-sync ${direction.name} start --target ${target}\``,
+    call,
+  );
+}
+
+/** Runs a call on a workflow; if the workflow does not exist, fails with `message` (saying what to start). */
+export async function unlessWorkflowMissing<T>(message: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      throw new CliError(
-        `no ${direction.name} sync is running for target "${target}": start it with ` +
-          `\`crm-sync ${direction.name} start --target ${target}\``,
-      );
-    }
+    if (err instanceof WorkflowNotFoundError) throw new CliError(message);
     throw err;
   }
 }
