@@ -1,6 +1,6 @@
 import {
   WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -20,7 +20,7 @@ import {
   type ImportSettings,
 } from '../../workflows';
 import { CliError, globalOptions, integerOption, output, type CliIo } from '../cli-context';
-import { withClient } from './sync-commands';
+import { unlessWorkflowMissing, withClient } from './sync-commands';
 
 interface StartOptions {
   target?: string;
@@ -140,23 +140,30 @@ async function progressOf(
   handle: WorkflowHandle<typeof initialImport>,
   target: string,
 ): Promise<ImportProgress> {
+  return (await progressAndDescription(handle, target)).progress;
+}
+
+/** The progress, and the workflow's description it was read with (its pending activities). */
+async function progressAndDescription(
+  handle: WorkflowHandle<typeof initialImport>,
+  target: string,
+): Promise<{ progress: ImportProgress; description: WorkflowExecutionDescription }> {
   const description = await notFoundAsCliError(target, () => handle.describe());
-  if (description.status.name === 'COMPLETED') return handle.result();
+  if (description.status.name === 'COMPLETED') return { progress: await handle.result(), description };
   if (description.status.name !== 'RUNNING') {
     throw new CliError(
       `the import of target "${target}" ended ${description.status.name.toLowerCase()}` +
         ` (see ${handle.workflowId} in the Temporal Web UI)`,
     );
   }
-  return handle.query(importProgressQuery);
+  return { progress: await handle.query(importProgressQuery), description };
 }
 
 /**
  * Contacts handled by the pages in flight, from their heartbeats (the query counts finished pages only; a page at
  * the S-360 budget takes a minute or more).
  */
-async function contactsInFlight(handle: WorkflowHandle<typeof initialImport>): Promise<number> {
-  const description = await handle.describe();
+function contactsInFlight(description: WorkflowExecutionDescription): number {
   let contacts = 0;
   for (const activity of description.raw.pendingActivities ?? []) {
     const payload = activity.heartbeatDetails?.payloads?.[0];
@@ -187,9 +194,9 @@ async function watch(
   // The rate seen by this watch: contacts (finished pages and pages in flight) over the last polls.
   const seen: Array<[number, number]> = [];
   for (;;) {
-    const finished = await progressOf(handle, target);
+    const { progress: finished, description } = await progressAndDescription(handle, target);
     const ended = finished.state === 'completed' || finished.state === 'cancelled';
-    const progress = ended ? finished : await withPagesInFlight(handle, finished, seen);
+    const progress = ended ? finished : withPagesInFlight(description, finished, seen);
     if (globalOptions(command).json) {
       const line = JSON.stringify(progress);
       if (line !== last || ended) io.stdout.write(`${line}\n`);
@@ -211,13 +218,13 @@ async function watch(
 }
 
 /** The progress with the pages in flight counted, and the rate and ETA as seen over the last polls. */
-async function withPagesInFlight(
-  handle: WorkflowHandle<typeof initialImport>,
+function withPagesInFlight(
+  description: WorkflowExecutionDescription,
   progress: ImportProgress,
   seen: Array<[number, number]>,
-): Promise<ImportProgress> {
+): ImportProgress {
   if (progress.state !== 'importing' || progress.total === null) return progress;
-  const done = Math.min(progress.total, progress.done + (await contactsInFlight(handle)));
+  const done = Math.min(progress.total, progress.done + contactsInFlight(description));
   seen.push([Date.now(), done]);
   if (seen.length > 30) seen.shift();
   const [firstAt, firstDone] = seen[0] ?? [0, 0];
@@ -302,15 +309,9 @@ function settingsFrom(options: StartOptions): Partial<ImportSettings> {
   return settings;
 }
 
-async function notFoundAsCliError<T>(target: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      throw new CliError(
-        `no import was started for target "${target}": start one with \`crm-sync import start --target ${target}\``,
-      );
-    }
-    throw err;
-  }
+function notFoundAsCliError<T>(target: string, call: () => Promise<T>): Promise<T> {
+  return unlessWorkflowMissing(
+    `no import was started for target "${target}": start one with \`crm-sync import start --target ${target}\``,
+    call,
+  );
 }
