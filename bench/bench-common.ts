@@ -3,7 +3,6 @@
  * units, and the report files under reports/.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 
 /** A whole number of at least `min` given as `--name N`, or the fallback. */
@@ -33,18 +32,8 @@ export function packageRoot(): string {
   return folder;
 }
 
-/** A TCP port free on 127.0.0.1 now, chosen by the OS. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port free on 127.0.0.1 now: the tests' helper. */
+export { freePort } from '../test/helpers/free-port';
 
 export const megabytes = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
