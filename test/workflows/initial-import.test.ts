@@ -21,6 +21,7 @@ import {
   type ImportProgress,
   type ImportSettings,
 } from '../../src/workflows';
+import { emptyImportPageCounts } from '../../src/workflows/import-page-counts';
 import { eventually } from '../helpers/free-port';
 import { rejection } from '../helpers/rejection';
 import { workflowTestBed } from '../helpers/workflow-test-bed';
@@ -96,15 +97,9 @@ const activities: ImportActivities = {
       const total = isIndividuals(input) ? import_.individuals : import_.structures;
       const contacts = Math.max(0, Math.min(input.count, total - input.fromSeq));
       return {
+        ...emptyImportPageCounts(),
         contacts,
         imported: contacts,
-        rejected: 0,
-        parked: 0,
-        unchanged: 0,
-        leftToOutboundSync: 0,
-        heldRelays: 0,
-        resumedPushes: 0,
-        duplicatePushes: 0,
         pushes: Math.ceil(contacts / input.payloadSize),
       };
     } finally {
