@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -14,7 +13,7 @@ import { S360Client } from './adapters/s360/s360-client';
 import type { CrmSyncConfig } from './config/config-schema';
 import { loadMapping } from './mapping/load-mapping';
 import { startReceiver, type Receiver } from './receiver/receiver-server';
-import { openEmbeddedSyncStore } from './store/open-sync-store';
+import { openSyncStore } from './store/open-sync-store';
 import type { SyncStore } from './store/sync-store';
 
 /** The running service: a Temporal worker and the HTTP receiver, sharing one sync store and S-360 budget. */
@@ -45,8 +44,7 @@ export async function startService(
   options: StartServiceOptions = {},
 ): Promise<RunningService> {
   const mapping = loadMapping(config.mapping.file);
-  mkdirSync(config.dataDir, { recursive: true });
-  const store = await openEmbeddedSyncStore(config.dataDir);
+  const store = await openSyncStore(config);
   const cleanups: Array<() => Promise<void>> = [() => store.close()];
   try {
     const s360Budget = new SlidingWindowLimiter({ limit: config.s360.callsPerMinute, windowMs: 60_000 });

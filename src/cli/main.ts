@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load-config';
 import { MappingConfigError } from '../mapping/compile-mapping';
+import { StoreUnavailableError } from '../store/open-sync-store';
 import { TemporalUnreachableError } from '../client';
 import { CliError, type CliIo } from './cli-context';
 import { registerConfigCommands } from './commands/config-command';
@@ -65,7 +66,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       fullIo.stderr.write(`crm-sync: ${err.message}\n`);
       return err instanceof CliError ? err.exitCode : 2;
     }
-    if (err instanceof TemporalUnreachableError) {
+    if (err instanceof TemporalUnreachableError || err instanceof StoreUnavailableError) {
       fullIo.stderr.write(`crm-sync: ${err.message}\n`);
       return 1;
     }

@@ -94,10 +94,38 @@ export const receiverConfigSchema = z.object({
   adminToken: z.string().min(1).optional(),
 });
 
-export const storeConfigSchema = z.object({
-  /** `embedded`: PGlite in `<dataDir>/sync-store`, owned by the worker process. */
-  kind: z.literal('embedded').default('embedded'),
+const postgresUrlExpected =
+  'expected a PostgreSQL connection URL, e.g. postgresql://crm_sync:secret@db.example.com:5432/crm_sync';
+const postgresUrl = z
+  .string({ error: postgresUrlExpected })
+  .regex(/^postgres(ql)?:\/\/[^/]/, { message: postgresUrlExpected });
+
+export const embeddedStoreConfigSchema = z.strictObject({
+  /** PGlite (PostgreSQL compiled to WebAssembly) in `<dataDir>/sync-store`, inside the worker process. */
+  kind: z.literal('embedded'),
 });
+
+export const postgresStoreConfigSchema = z.strictObject({
+  /** A PostgreSQL server, which several worker processes can share. */
+  kind: z.literal('postgres'),
+  /** `postgresql://user:password@host:5432/database`; the schema is created and migrated at start. */
+  url: postgresUrl,
+  /** Connections each process may open. */
+  poolSize: z.number().int().min(1).max(100).default(10),
+});
+
+/**
+ * Where the sync store lives. A `url` alone is enough for PostgreSQL (so that `CRM_SYNC_STORE_URL` switches a
+ * deployment to it); without one, the embedded store.
+ */
+export const storeConfigSchema = z.preprocess(
+  (value) =>
+    value !== null && typeof value === 'object' && !('kind' in value)
+      ? { ...value, kind: 'url' in value ? 'postgres' : 'embedded' }
+      : value,
+  z.discriminatedUnion('kind', [embeddedStoreConfigSchema, postgresStoreConfigSchema]),
+);
+export type StoreConfig = z.infer<typeof storeConfigSchema>;
 
 export const outboundConfigSchema = z.object({
   intervalMinutes: z.number().int().min(1).max(1440).default(15),
@@ -137,7 +165,7 @@ export const configSchema = z.object({
     })
     .default({ targets: [defaultCrmTarget] }),
   receiver: receiverConfigSchema.default(receiverConfigSchema.parse({})),
-  store: storeConfigSchema.default(storeConfigSchema.parse({})),
+  store: storeConfigSchema.default({ kind: 'embedded' }),
   outbound: outboundConfigSchema.default(outboundConfigSchema.parse({})),
   /** The CRM -> S-360 sync: same settings and limits as the outbound one. */
   inbound: outboundConfigSchema.default(outboundConfigSchema.parse({})),

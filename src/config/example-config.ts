@@ -51,8 +51,13 @@ receiver:
   # s360Token: a-shared-secret   # required on notifications when set           CRM_SYNC_RECEIVER_S360_TOKEN
   # adminToken: another-secret   # required on /api when set                    CRM_SYNC_ADMIN_TOKEN
 
+# Where crm-sync keeps its outbox, parked records and last synced states.
 store:
-  kind: embedded                 # PGlite under <dataDir>/sync-store, owned by the worker process
+  kind: embedded                 # PGlite under <dataDir>/sync-store, owned by the one worker process
+  # A PostgreSQL server instead, which several worker processes can share (the schema is created at start):
+  # kind: postgres
+  # url: postgresql://crm_sync:secret@db.example.com:5432/crm_sync          # CRM_SYNC_STORE_URL (sets kind too)
+  # poolSize: 10                 # connections per process, 1..100           CRM_SYNC_STORE_POOL_SIZE
 
 # Defaults for new outbound sync workflows; change a running one with \`crm-sync outbound configure\`.
 outbound:

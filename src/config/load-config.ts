@@ -53,6 +53,8 @@ export const environmentVariables: ReadonlyArray<{ name: string; path: string[];
     kind: 'string',
   },
   { name: 'CRM_SYNC_MAPPING_FILE', path: ['mapping', 'file'], kind: 'string' },
+  { name: 'CRM_SYNC_STORE_URL', path: ['store', 'url'], kind: 'string' },
+  { name: 'CRM_SYNC_STORE_POOL_SIZE', path: ['store', 'poolSize'], kind: 'number' },
 ];
 
 export interface LoadConfigOptions {

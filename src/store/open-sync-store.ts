@@ -1,7 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import type { StoreConfig } from '../config/config-schema';
 import { PgSyncStore } from './pg-sync-store';
+import { createPostgresSqlClient, type PostgresPoolOptions } from './postgres-sql-client';
 import type { SyncStore } from './sync-store';
 
 /** The folder, under the data directory, that holds the embedded store's database files. */
@@ -60,4 +62,47 @@ export async function openEmbeddedSyncStore(dataDir: string): Promise<SyncStore>
     throw err;
   }
   return store;
+}
+
+/**
+ * Opens the PostgreSQL sync store at `url` and brings its schema up to date (several processes starting at once
+ * migrate one after the other). The pool connects on demand; a server that cannot be reached fails here, with the
+ * driver's reason, rather than at the first sync.
+ */
+export async function openPostgresSyncStore(options: PostgresPoolOptions): Promise<SyncStore> {
+  const sql = createPostgresSqlClient(options);
+  const store = new PgSyncStore(sql, { onClose: () => sql.end() });
+  try {
+    await store.migrate();
+  } catch (err) {
+    await sql.end().catch(() => undefined);
+    throw new StoreUnavailableError(
+      `Cannot open the PostgreSQL sync store at ${redactedUrl(options.url)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return store;
+}
+
+/** The sync store could not be opened (server unreachable, credentials refused, a migration failed). */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}
+
+/** Opens the store the configuration names: the embedded one in `<dataDir>/sync-store`, or PostgreSQL. */
+export function openSyncStore(config: { store: StoreConfig; dataDir: string }): Promise<SyncStore> {
+  return config.store.kind === 'postgres'
+    ? openPostgresSyncStore({ url: config.store.url, poolSize: config.store.poolSize })
+    : openEmbeddedSyncStore(config.dataDir);
+}
+
+/** A connection URL fit for a log or an error message: its password replaced by `***`. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
 }

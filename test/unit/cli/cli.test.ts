@@ -92,6 +92,21 @@ describe('crm-sync CLI', () => {
     expect(result.stderr).toContain(`cannot reach the crm-sync worker at http://127.0.0.1:${port}/`);
   });
 
+  it('does not start the worker on an unreachable PostgreSQL store, naming it without its password', async () => {
+    const port = await freePort();
+    const result = await runCli(
+      ['worker'],
+      { CRM_SYNC_STORE_URL: `postgresql://crm_sync:hunter2@127.0.0.1:${port}/crm_sync` },
+      cwd,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `crm-sync: Cannot open the PostgreSQL sync store at postgresql://crm_sync:***@127.0.0.1:${port}/crm_sync:`,
+    );
+    expect(result.stderr).not.toContain('hunter2');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('does not start the worker on a broken mapping, listing its problems', async () => {
     writeFileSync(join(cwd, 'mapping.yaml'), 'rules:\n  - crm: FirstName\n    s360: general.fristName\n');
     const result = await runCli(['worker'], { CRM_SYNC_MAPPING_FILE: 'mapping.yaml' }, cwd);

@@ -118,4 +118,46 @@ describe('configuration', () => {
     );
     expect(error.issues).toEqual(['crm.targets: target names must be unique']);
   });
+  it('keeps the store embedded by default, and a PostgreSQL URL from the file or the environment switches it', () => {
+    expect(loadConfig({ env: {}, cwd: dir }).store).toEqual({ kind: 'embedded' });
+    expect(
+      loadConfig({
+        env: { CRM_SYNC_STORE_URL: 'postgresql://crm_sync:secret@db.example.com:5432/crm_sync' },
+        cwd: dir,
+      }).store,
+    ).toEqual({
+      kind: 'postgres',
+      url: 'postgresql://crm_sync:secret@db.example.com:5432/crm_sync',
+      poolSize: 10,
+    });
+    writeFileSync(
+      join(dir, 'crm-sync.config.yaml'),
+      'store:\n  kind: postgres\n  url: postgres://db.example.com/crm\n  poolSize: 4\n',
+    );
+    expect(loadConfig({ env: {}, cwd: dir }).store).toEqual({
+      kind: 'postgres',
+      url: 'postgres://db.example.com/crm',
+      poolSize: 4,
+    });
+  });
+
+  it('names the store setting that is wrong', () => {
+    expect(configError(() => parseConfig({ store: { kind: 'postgres' } })).issues).toEqual([
+      expect.stringMatching(/^store\.url: /),
+    ]);
+    expect(configError(() => parseConfig({ store: { url: 'mysql://db.example.com/crm' } })).issues).toEqual([
+      expect.stringMatching(/^store\.url: expected a PostgreSQL connection URL/),
+    ]);
+    expect(
+      configError(() => parseConfig({ store: { kind: 'embedded', url: 'postgresql://db/crm' } })).issues,
+    ).toEqual([expect.stringMatching(/^store: .*url/)]);
+    expect(
+      configError(() =>
+        loadConfig({
+          env: { CRM_SYNC_STORE_URL: 'postgresql://db/crm', CRM_SYNC_STORE_POOL_SIZE: '0' },
+          cwd: dir,
+        }),
+      ).issues,
+    ).toEqual([expect.stringMatching(/^store\.poolSize: .*\(from CRM_SYNC_STORE_POOL_SIZE\)$/)]);
+  });
 });

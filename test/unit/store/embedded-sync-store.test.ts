@@ -1,0 +1,39 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import {
+  EMBEDDED_STORE_SETTINGS,
+  openEmbeddedDatabase,
+  openEmbeddedSyncStore,
+} from '../../../src/store/open-sync-store';
+import { PgSyncStore } from '../../../src/store/pg-sync-store';
+import { describeSyncStoreBehaviour } from '../../helpers/sync-store-behaviour';
+
+// One PGlite database for the whole file (it takes seconds to start).
+let dataDir: string;
+let db: PGlite;
+
+describe('the embedded sync store (PGlite in a folder)', () => {
+  // Before the shared suite, whose last test closes the store.
+  it('runs PostgreSQL with the memory settings of the embedded store', async () => {
+    for (const [name, value] of Object.entries(EMBEDDED_STORE_SETTINGS)) {
+      const { rows } = await db.query<Record<string, string>>(`show ${name}`);
+      expect(rows[0]?.[name]).toBe(value);
+    }
+  });
+
+  describeSyncStoreBehaviour({
+    async open() {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-store-'));
+      db = await openEmbeddedDatabase(dataDir);
+      const store = new PgSyncStore(db, { onClose: () => db.close() });
+      await store.migrate();
+      return { store, sql: db };
+    },
+    reopen: () => openEmbeddedSyncStore(dataDir),
+    async cleanup() {
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  });
+});
