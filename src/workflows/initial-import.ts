@@ -116,6 +116,9 @@ const { listImportContacts, importContactPage } = proxyActivities<ImportActiviti
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: '20 seconds',
   retry: { ...retryUntilDone, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['Configuration'] },
+  // Pages go through the task queue rather than straight to the worker that scheduled them (Temporal's eager
+  // dispatch), so that the workers sharing a PostgreSQL store share the import's pages too.
+  allowEagerDispatch: false,
 });
 const { releaseImport } = proxyActivities<ImportActivities>({
   startToCloseTimeout: '5 minutes',

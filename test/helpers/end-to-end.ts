@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
 import type { S360Contact } from '../../src/adapters/s360/s360-contact';
+import { loadMapping } from '../../src/mapping/load-mapping';
+import { formatContactNumber } from '../../src/sandbox/s360-contact-generator';
 import type { CrmSyncConfig } from '../../src/config/config-schema';
 import { parseConfig } from '../../src/config/load-config';
 import { startCrmSandbox, type CrmSandbox, type CrmSandboxOptions } from '../../src/sandbox/crm-sandbox';
@@ -173,4 +175,43 @@ export async function runNow<Status extends { totals: { runs: number }; state: s
   const before = (await query()).totals.runs;
   await handle.signal(triggerSignal);
   return untilRunAfter(query, before);
+}
+
+/** What the CRM sandbox counted of the pushes it received. */
+export interface CrmPushStats {
+  pushes: number;
+  duplicatePushes: number;
+  maxContactsPerPush: number;
+}
+
+export const crmPushStats = (crm: CrmSandbox): Promise<CrmPushStats> =>
+  got(`${crm.url}/__sandbox/stats`).json<CrmPushStats>();
+
+/**
+ * After an import of the S-360 sandbox's contacts 1..`contacts`: the CRM holds every one exactly once (a push sent
+ * again carried the same `webhook-id` and was not applied twice), with the data the mapping makes of the S-360
+ * contact (a sample across the import, structures and relays included).
+ */
+export async function expectCrmHoldsEachContactOnce(
+  crm: CrmSandbox,
+  s360: S360Sandbox,
+  contacts: number,
+): Promise<void> {
+  const records = await crmRecords(crm);
+  expect(records).toHaveLength(contacts);
+  expect(new Set(records.map((record) => record.contactNumber)).size).toBe(contacts);
+  expect(records.filter((record) => record.timesApplied !== 1)).toEqual([]);
+  const mapping = loadMapping();
+  const byNumber = new Map(records.map((record) => [record.contactNumber, record]));
+  for (let index = 1; index <= contacts; index += 97) {
+    const contactNumber = formatContactNumber(index);
+    const mapped = mapping.mapOutbound(await s360Contact(s360, contactNumber));
+    if (!mapped.ok) throw new Error(`contact ${contactNumber} does not map: ${mapped.reason}`);
+    const record = byNumber.get(contactNumber);
+    expect({ contactNumber, entity: record?.entity, fields: record?.fields }).toEqual(
+      JSON.parse(
+        JSON.stringify({ contactNumber, entity: mapped.record.entity, fields: mapped.record.fields }),
+      ),
+    );
+  }
 }

@@ -14,17 +14,18 @@ import {
   type ImportProgress,
 } from '../../src/workflows';
 import { eventually } from '../helpers/free-port';
-import { crmRecords, runNow, s360Contact, startEndToEnd, type EndToEnd } from '../helpers/end-to-end';
+import {
+  crmPushStats,
+  crmRecords,
+  runNow,
+  s360Contact,
+  startEndToEnd,
+  type EndToEnd,
+} from '../helpers/end-to-end';
 
 jest.setTimeout(180_000);
 
 const target = 'e2e-import';
-
-interface CrmStats {
-  pushes: number;
-  maxContactsPerPush: number;
-  duplicatePushes: number;
-}
 
 describe('initial import, end to end', () => {
   let e2e: EndToEnd;
@@ -89,7 +90,7 @@ describe('initial import, end to end', () => {
       expect(JSON.stringify(byNumber.get(contactNumber)?.fields)).toContain(`Changed ${contactNumber}`);
       expect(byNumber.get(contactNumber)?.timesApplied).toBeLessThanOrEqual(2);
     }
-    const stats = await got(`${e2e.crm.url}/__sandbox/stats`).json<CrmStats>();
+    const stats = await crmPushStats(e2e.crm);
     expect(stats.maxContactsPerPush).toBeLessThanOrEqual(50);
     const unchangedTwice = records.filter(
       (record) => record.timesApplied !== 1 && !changed.includes(record.contactNumber),

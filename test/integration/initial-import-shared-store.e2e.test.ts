@@ -1,0 +1,134 @@
+/**
+ * Two worker processes share one PostgreSQL sync store (a real server) and one task queue: the import's pages
+ * spread over both, one is SIGKILLed with pages in flight, and the other finishes them once their heartbeats time
+ * out (20 s). The CRM ends with every contact exactly once and the right data, and the pushes sent again after the
+ * kill carry the same `webhook-id`, as both sides count.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import got from 'got';
+import type { CrmSyncConfigInput } from '../../src/config/config-schema';
+import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
+import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
+import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
+import {
+  importProgressQuery,
+  initialImport,
+  initialImportWorkflowId,
+  type ImportProgress,
+} from '../../src/workflows';
+import { crmPushStats, expectCrmHoldsEachContactOnce } from '../helpers/end-to-end';
+import { eventually, freePort } from '../helpers/free-port';
+import { startPostgresServer, type PostgresServer } from '../helpers/postgres-server';
+import { killServiceProcesses, startServiceProcess } from '../helpers/service-process';
+
+jest.setTimeout(150_000);
+
+const target = 'e2e-import-shared';
+const taskQueue = 'e2e-import-shared';
+const signingSecret = 'whsec_ZTJlLWltcG9ydC1zaGFyZWQtc2VjcmV0';
+const jwtSecret = 'e2e-import-shared-jwt-secret';
+const contacts = 2_000;
+
+describe('initial import by two workers on a shared PostgreSQL store, one killed midway', () => {
+  let env: TestWorkflowEnvironment;
+  let postgres: PostgresServer;
+  let s360: S360Sandbox;
+  let crm: CrmSandbox;
+  let folder: string;
+  let workflowBundlePath: string;
+  let configOf: (receiverPort: number) => CrmSyncConfigInput;
+
+  beforeAll(async () => {
+    folder = mkdtempSync(join(tmpdir(), 'crm-sync-import-shared-e2e-'));
+    const [bundle, started, server] = await Promise.all([
+      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
+      TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
+      startPostgresServer(),
+    ]);
+    env = started;
+    postgres = server;
+    workflowBundlePath = join(folder, 'workflow-bundle.js');
+    writeFileSync(workflowBundlePath, bundle.code);
+    const storeUrl = await postgres.createDatabase('crm_sync');
+    s360 = await startS360Sandbox({ port: 0, jwtSecret, institution: 'E2E', callsPerMinute: 0 });
+    crm = await startCrmSandbox({ port: 0, signingSecret });
+    // Each worker has a receiver of its own; the store, the queue and the targets are shared.
+    configOf = (receiverPort) => ({
+      dataDir: join(folder, `data-${receiverPort}`),
+      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue },
+      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 100_000 },
+      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
+      receiver: { port: receiverPort },
+      store: { url: storeUrl, poolSize: 4 },
+    });
+  });
+
+  afterAll(async () => {
+    await killServiceProcesses();
+    await Promise.all([s360?.close(), crm?.close()]);
+    await env?.teardown();
+    await postgres?.stop();
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it(`imports ${contacts.toLocaleString('en-US')} contacts exactly once across two workers, one of them SIGKILLed`, async () => {
+    await got.post(`${s360.url}/__sandbox/contacts/generate`, {
+      json: { count: contacts, seed: 31, notify: false },
+    });
+    // Each push waits a little in the CRM, so that the import lasts long enough to be killed with pages in flight.
+    await got.post(`${crm.url}/__sandbox/faults`, { json: { latencyMs: 100 } });
+
+    const [doomed, survivor] = await Promise.all([
+      freePort().then((port) => startServiceProcess({ config: configOf(port), workflowBundlePath })),
+      freePort().then((port) => startServiceProcess({ config: configOf(port), workflowBundlePath })),
+    ]);
+    const handle = await env.client.workflow.start(initialImport, {
+      workflowId: initialImportWorkflowId(target),
+      taskQueue,
+      args: [{ target, settings: { pageSize: 100, payloadSize: 25, concurrency: 4 } }],
+    });
+
+    // Both workers take pages from the queue (a page's start is recorded, with the worker, once it is done).
+    const identities = await eventually(
+      'pages imported by both workers',
+      async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        const seen = new Set(
+          events.flatMap((event) => event.activityTaskStartedEventAttributes?.identity ?? []),
+        );
+        return seen.size >= 2 ? seen : undefined;
+      },
+      60_000,
+      100,
+    );
+    expect([...identities].map((identity) => identity.split('@')[0]).sort()).toEqual(
+      [String(doomed.pid), String(survivor.pid)].sort(),
+    );
+
+    await doomed.kill();
+    expect((await handle.query(importProgressQuery)).done).toBeLessThan(contacts);
+    const result: ImportProgress = await handle.result();
+    await survivor.stop();
+
+    expect(result).toMatchObject({ state: 'completed', total: contacts, done: contacts });
+    expect(result.totals).toMatchObject({ rejected: 0, parked: 0, leftToOutboundSync: 0 });
+    expect(result.totals.imported).toBe(contacts);
+
+    // The pages the killed worker held were attempted again, by the survivor.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const retried = events.filter((event) => (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried.length).toBeGreaterThan(0);
+    expect(
+      new Set(retried.map((event) => event.activityTaskStartedEventAttributes?.identity?.split('@')[0])),
+    ).toEqual(new Set([String(survivor.pid)]));
+
+    await expectCrmHoldsEachContactOnce(crm, s360, contacts);
+    const stats = await crmPushStats(crm);
+    expect(stats.duplicatePushes).toBe(result.totals.duplicatePushes);
+    expect(stats.maxContactsPerPush).toBeLessThanOrEqual(25);
+  });
+});
