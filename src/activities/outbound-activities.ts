@@ -5,7 +5,7 @@ import type { S360Client } from '../adapters/s360/s360-client';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
 import { entityOf, type ContactMappingResult } from '../mapping/compile-mapping';
 import type { S360Contact } from '../adapters/s360/s360-contact';
-import type { StagedPush, SyncedFieldValue, SyncStore } from '../store/sync-store';
+import type { CrmLink, StagedPush, SyncedFieldValue, SyncStore } from '../store/sync-store';
 import { FailureType } from '../failure-types';
 import type {
   ClaimOutboundContactsInput,
@@ -191,6 +191,10 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
     const { signal } = run;
     const removal = deps.removalOf?.(input.target) ?? 'deactivate';
     const progress = resumeFrom(run.resumeFrom, input.contactNumbers.length);
+    // What the store knows of these records (CRM links, last synced states) is read while S-360 is asked for them.
+    const known = store.getSyncedRecords({ target: input.target, contactNumbers: input.contactNumbers });
+    // Awaited where it is needed; a failure meanwhile is not an unhandled rejection.
+    known.catch(() => undefined);
     const park = async (
       contactNumber: string,
       code: string,
@@ -230,9 +234,7 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
         if (signal.aborted) throw signal.reason;
         if (err instanceof NotFoundError) {
           // Deleted in S-360: a contact the CRM holds is removed there too; one it never got is parked.
-          const link = (
-            await store.getCrmLinks({ target: input.target, contactNumbers: [contactNumber] })
-          ).get(contactNumber);
+          const link = (await known).get(contactNumber)?.link;
           if (link) progress.records.push(removalRecord(contactNumber, link.entity, removal));
           else await park(contactNumber, OutboundParkCode.NotFound, err.message);
         } else if (isCredentialsRefusal(err)) throw credentialsFailure(err);
@@ -245,15 +247,12 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
 
     // Echo suppression: a record equal to the last state synced (crm-sync's own inbound write, notified back by
     // S-360) is not pushed again; it leaves the outbox as done.
-    const syncedStates = await store.getSyncedStates({
-      target: input.target,
-      contactNumbers: progress.records.map((record) => record.contactNumber),
-    });
+    const synced = await known;
     const echoes = progress.records
       .filter(
         (record) =>
           (record.action ?? 'upsert') === 'upsert' &&
-          sameFields(record.fields, syncedStates.get(record.contactNumber)),
+          sameFields(record.fields, synced.get(record.contactNumber)?.fields),
       )
       .map((record) => record.contactNumber);
     if (echoes.length > 0) {
@@ -267,25 +266,33 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
       progress.records = progress.records.filter((record) => !echoed.has(record.contactNumber));
     }
 
-    // One lookup serves both: a relay goes only once its structure's account is in the CRM (referential
-    // integrity), and a contact created from a record new in the CRM carries that record's CRM ID (the CRM links
-    // the two).
-    const links = await store.getCrmLinks({
-      target: input.target,
-      contactNumbers: progress.records.flatMap((record) =>
-        record.entity === 'relay' && record.accountContactNumber
-          ? [record.contactNumber, record.accountContactNumber]
-          : [record.contactNumber],
+    // The links serve both: a relay goes only once its structure's account is in the CRM (referential integrity),
+    // and a contact created from a record new in the CRM carries that record's CRM ID (the CRM links the two).
+    // The accounts of relays are looked up too, unless they are in this push (looked up already).
+    const inPush = new Set(input.contactNumbers);
+    const otherAccounts = [
+      ...new Set(
+        progress.records.flatMap((record) =>
+          record.entity === 'relay' && record.accountContactNumber && !inPush.has(record.accountContactNumber)
+            ? [record.accountContactNumber]
+            : [],
+        ),
       ),
-    });
+    ];
+    const accountLinks =
+      otherAccounts.length > 0
+        ? await store.getCrmLinks({ target: input.target, contactNumbers: otherAccounts })
+        : new Map<string, CrmLink>();
+    const linkOf = (contactNumber: string): CrmLink | undefined =>
+      synced.get(contactNumber)?.link ?? accountLinks.get(contactNumber);
     const ready: CrmContactRecord[] = [];
     const heldRelays: HeldRelay[] = [];
     for (const record of progress.records) {
       const account = record.entity === 'relay' ? record.accountContactNumber : undefined;
-      if (account !== undefined && !links.has(account)) {
+      if (account !== undefined && !linkOf(account)) {
         heldRelays.push({ contactNumber: record.contactNumber, accountContactNumber: account });
       } else {
-        const crmId = links.get(record.contactNumber)?.crmId;
+        const crmId = linkOf(record.contactNumber)?.crmId;
         ready.push(crmId !== undefined ? { ...record, crmId } : record);
       }
     }
@@ -376,6 +383,9 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
           entity: record.entity,
           fields: record.fields,
         })),
+      // Without refusals, the push is delivered once recorded. With refusals, only once they are parked: an attempt
+      // that stops before would otherwise leave them neither parked nor sent again.
+      ...(refusals.size === 0 ? { pushId: input.pushId } : {}),
     });
     let rejected = 0;
     for (const contactNumber of staged.contactNumbers) {
@@ -390,7 +400,7 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
       });
       rejected += 1;
     }
-    await store.markPushDelivered(input.pushId);
+    if (refusals.size > 0) await store.markPushDelivered(input.pushId);
     return { delivered: accepted.length, rejected, duplicate: result.duplicate };
   }
 

@@ -17,6 +17,7 @@ import type {
   StagedPush,
   SyncDirection,
   SyncedFieldValue,
+  SyncedRecord,
   SyncStore,
 } from './sync-store';
 
@@ -288,10 +289,15 @@ export class PgSyncStore implements SyncStore {
     target: string;
     claimId: string;
     records: Array<{ contactNumber: string; entity: string; fields: Record<string, SyncedFieldValue> }>;
+    pushId?: string;
   }): Promise<void> {
-    if (input.records.length === 0) return;
+    if (input.records.length === 0) {
+      if (input.pushId !== undefined) await this.markPushDelivered(input.pushId);
+      return;
+    }
     const latest = new Map(input.records.map((record) => [record.contactNumber, record]));
-    // One statement (atomic, one round trip) for what saveSyncedStates, recordSynced and acknowledge do one by one.
+    // One statement (atomic, one round trip) for what saveSyncedStates, recordSynced, acknowledge and
+    // markPushDelivered do one by one.
     await this.sql.query(
       `with accepted as (
          select r.contact_number, r.entity, r.fields
@@ -308,17 +314,19 @@ export class PgSyncStore implements SyncStore {
             set entity = excluded.entity, last_synced_at = excluded.last_synced_at
        ), done as (
          delete from outbox
-          where direction = 'outbound' and target = $1 and claim_id = $2
-            and contact_number in (select contact_number from accepted) and version = claimed_version
+          where direction = 'outbound' and target = $1 and contact_number = any($5::text[])
+            and claim_id = $2 and version = claimed_version
          returning contact_number
        ), released as (
          update outbox set claim_id = null, claimed_version = null, claimed_at = null
-          where direction = 'outbound' and target = $1 and claim_id = $2
-            and contact_number in (select contact_number from accepted) and version <> claimed_version
+          where direction = 'outbound' and target = $1 and contact_number = any($5::text[])
+            and claim_id = $2 and version <> claimed_version
          returning contact_number
+       ), delivered as (
+         update staged_push set delivered_at = coalesce(delivered_at, now()) where push_id = $4
        )
        delete from parked
-        where direction = 'outbound' and target = $1
+        where direction = 'outbound' and target = $1 and contact_number = any($5::text[])
           and contact_number in (select contact_number from done union all select contact_number from released)`,
       [
         input.target,
@@ -330,6 +338,10 @@ export class PgSyncStore implements SyncStore {
             fields: record.fields,
           })),
         ),
+        input.pushId ?? null,
+        // The contact numbers again, as an array: the outbox and parked rows are then found through their primary
+        // key, whatever the planner's statistics say (the embedded store never gathers any).
+        [...latest.keys()],
       ],
     );
   }
@@ -589,6 +601,44 @@ export class PgSyncStore implements SyncStore {
     );
   }
 
+  async getSyncedRecords(input: {
+    target: string;
+    contactNumbers: string[];
+  }): Promise<Map<string, SyncedRecord>> {
+    const contactNumbers = unique(input.contactNumbers);
+    if (contactNumbers.length === 0) return new Map();
+    const { rows } = await this.sql.query<{
+      contact_number: string;
+      entity: string | null;
+      crm_id: string | null;
+      fields: unknown;
+    }>(
+      // Two lookups by primary key (`= any`), whatever the planner's statistics say (the embedded store never
+      // gathers any), joined.
+      `select coalesce(l.contact_number, s.contact_number) as contact_number, l.entity, l.crm_id, s.fields
+         from (select contact_number, entity, crm_id from crm_link
+                where target = $1 and contact_number = any($2::text[])) as l
+         full join (select contact_number, fields from synced_state
+                     where target = $1 and contact_number = any($2::text[])) as s
+           on s.contact_number = l.contact_number`,
+      [input.target, contactNumbers],
+    );
+    return new Map(
+      rows.map((row) => [
+        row.contact_number,
+        {
+          ...(row.entity !== null
+            ? {
+                link:
+                  row.crm_id === null ? { entity: row.entity } : { entity: row.entity, crmId: row.crm_id },
+              }
+            : {}),
+          ...(row.fields !== null ? { fields: toFields(row.fields) } : {}),
+        },
+      ]),
+    );
+  }
+
   async addImportContacts(input: { listId: string; contactNumbers: string[] }): Promise<number> {
     return this.sql.transaction(async (tx) => {
       if (input.contactNumbers.length > 0) {
@@ -613,8 +663,10 @@ export class PgSyncStore implements SyncStore {
 
   async getImportContacts(input: { listId: string; fromSeq: number; limit: number }): Promise<string[]> {
     const { rows } = await this.sql.query<{ contact_number: string }>(
+      // Positions are numbered without gaps: the upper bound keeps this a primary key range read whatever the
+      // planner's statistics say (the embedded store never gathers any).
       `select contact_number from import_contact
-        where list_id = $1 and seq >= $2 order by seq limit $3`,
+        where list_id = $1 and seq >= $2 and seq < $2 + $3 order by seq limit $3`,
       [input.listId, Math.max(0, Math.floor(input.fromSeq)), Math.max(0, Math.floor(input.limit))],
     );
     return rows.map((row) => row.contact_number);

@@ -80,6 +80,12 @@ export interface CrmLink {
   crmId?: string;
 }
 
+/** What crm-sync knows of a record in a CRM target: its link (absent: not held) and its last synced state. */
+export interface SyncedRecord {
+  link?: CrmLink;
+  fields?: Record<string, SyncedFieldValue>;
+}
+
 /** A CRM field value, as mapped records hold them. */
 export type SyncedFieldValue = string | number | boolean | null;
 
@@ -210,6 +216,8 @@ export interface SyncStore {
     target: string;
     claimId: string;
     records: Array<{ contactNumber: string; entity: string; fields: Record<string, SyncedFieldValue> }>;
+    /** Also marks this staged push delivered, in the same step (as {@link SyncStore.markPushDelivered}). */
+    pushId?: string;
   }): Promise<void>;
   /** Stages a push; false when one is staged under that ID already (it is kept: retries send the same bytes). */
   stagePush(push: Omit<StagedPush, 'deliveredAt'>): Promise<boolean>;
@@ -233,6 +241,11 @@ export interface SyncStore {
    * (person, account, relay) and, for a record created in the CRM, its CRM ID.
    */
   getCrmLinks(input: { target: string; contactNumbers: string[] }): Promise<Map<string, CrmLink>>;
+  /**
+   * {@link SyncStore.getCrmLinks} and {@link SyncStore.getSyncedStates} in one lookup, as a push needs both: for each
+   * of these contacts that the target holds or that crm-sync synced, its link and its last synced state.
+   */
+  getSyncedRecords(input: { target: string; contactNumbers: string[] }): Promise<Map<string, SyncedRecord>>;
   /**
    * Links a record created in the CRM (its `crmId`) to the S-360 contact created for it: the CRM target holds the
    * contact from now on. A crmId is linked to one contact number per target.

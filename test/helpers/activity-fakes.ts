@@ -27,6 +27,7 @@ import type {
   SyncConflict,
   SyncDirection,
   SyncedFieldValue,
+  SyncedRecord,
   SyncStore,
 } from '../../src/store/sync-store';
 
@@ -89,7 +90,9 @@ export class MemorySyncStore implements SyncStore {
     target: string;
     claimId: string;
     records: Array<{ contactNumber: string; entity: string; fields: Record<string, SyncedFieldValue> }>;
+    pushId?: string;
   }): Promise<void> {
+    if (input.pushId !== undefined) await this.markPushDelivered(input.pushId);
     await this.saveSyncedStates({
       target: input.target,
       states: input.records.map((record) => ({ contactNumber: record.contactNumber, fields: record.fields })),
@@ -141,6 +144,19 @@ export class MemorySyncStore implements SyncStore {
         const crmId = crmIds.get(contactNumber);
         if (!entity) return [];
         return [[contactNumber, crmId === undefined ? { entity } : { entity, crmId }] as const];
+      }),
+    );
+  }
+  async getSyncedRecords(input: {
+    target: string;
+    contactNumbers: string[];
+  }): Promise<Map<string, SyncedRecord>> {
+    const [links, states] = await Promise.all([this.getCrmLinks(input), this.getSyncedStates(input)]);
+    return new Map(
+      [...new Set([...links.keys(), ...states.keys()])].map((contactNumber) => {
+        const link = links.get(contactNumber);
+        const fields = states.get(contactNumber);
+        return [contactNumber, { ...(link ? { link } : {}), ...(fields ? { fields } : {}) }];
       }),
     );
   }

@@ -651,6 +651,56 @@ export function describeSyncStoreBehaviour(backend: SyncStoreBackend): void {
       // 1 left the outbox, 2 (changed since) is queued again, 3 is still held by the run.
       expect(await store.counts(key)).toEqual({ pending: 1, claimed: 1, parked: 0 });
     });
+
+    it('marks the push delivered in the same step when asked, and only that push', async () => {
+      const key = outbound('delivered-push');
+      await store.enqueue({ direction: 'outbound', targets: [key.target], contactNumbers: ['1', '2'] });
+      await store.claim({ ...key, claimId: 'run-1', limit: 10 });
+      for (const pushId of ['delivered-push/0', 'delivered-push/1']) {
+        await store.stagePush({ pushId, target: key.target, contactNumbers: ['1'], body: '[]' });
+      }
+      await store.recordDelivered({
+        target: key.target,
+        claimId: 'run-1',
+        records: [{ contactNumber: '1', entity: 'person', fields: { LastName: 'One' } }],
+        pushId: 'delivered-push/0',
+      });
+      expect((await store.getStagedPush('delivered-push/0'))?.deliveredAt).toEqual(expect.any(String));
+      expect((await store.getStagedPush('delivered-push/1'))?.deliveredAt).toBeUndefined();
+      expect(await store.counts(key)).toEqual({ pending: 0, claimed: 1, parked: 0 });
+      // Nothing accepted: the push is still marked.
+      await store.recordDelivered({
+        target: key.target,
+        claimId: 'run-1',
+        records: [],
+        pushId: 'delivered-push/1',
+      });
+      expect((await store.getStagedPush('delivered-push/1'))?.deliveredAt).toEqual(expect.any(String));
+    });
+
+    it('reads the links and synced states of a push in one lookup', async () => {
+      const target = 'synced-records';
+      await store.linkCrmRecord({ target, contactNumber: '1', entity: 'person', crmId: 'crm-1' });
+      await store.saveSyncedStates({ target, states: [{ contactNumber: '1', fields: { LastName: 'One' } }] });
+      await store.recordSynced({ target, records: [{ contactNumber: '2', entity: 'account' }] });
+      await store.saveSyncedStates({
+        target,
+        states: [{ contactNumber: '3', fields: { Email: null, Opt: true } }],
+      });
+      await store.recordSynced({
+        target: 'synced-records-other',
+        records: [{ contactNumber: '4', entity: 'person' }],
+      });
+
+      expect(await store.getSyncedRecords({ target, contactNumbers: ['1', '2', '3', '4', '1'] })).toEqual(
+        new Map([
+          ['1', { link: { entity: 'person', crmId: 'crm-1' }, fields: { LastName: 'One' } }],
+          ['2', { link: { entity: 'account' } }],
+          ['3', { fields: { Email: null, Opt: true } }],
+        ]),
+      );
+      expect(await store.getSyncedRecords({ target, contactNumbers: [] })).toEqual(new Map());
+    });
   });
 
   describe('initial import lists and claims', () => {
