@@ -2,6 +2,7 @@ import {
   bundleWorkflowCode,
   DefaultLogger,
   NativeConnection,
+  Runtime,
   Worker,
   type WorkerOptions,
 } from '@temporalio/worker';
@@ -44,7 +45,15 @@ export async function startService(
   options: StartServiceOptions = {},
 ): Promise<RunningService> {
   const mapping = loadMapping(config.mapping.file);
-  const store = await openSyncStore(config);
+  const store = await openSyncStore(config, {
+    onMaintenanceError: (err) =>
+      Runtime.instance().logger.warn(
+        'Embedded store maintenance (vacuum, analyze) failed; next run in 5 minutes',
+        {
+          error: String(err),
+        },
+      ),
+  });
   const cleanups: Array<() => Promise<void>> = [() => store.close()];
   try {
     const s360Budget = new SlidingWindowLimiter({ limit: config.s360.callsPerMinute, windowMs: 60_000 });

@@ -52,16 +52,65 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<PGlite> {
  * with its receiver) owns it. Other processes, the CLI included, reach the store through the receiver's admin
  * API. Call `close()` on shutdown so that the last writes are flushed.
  */
-export async function openEmbeddedSyncStore(dataDir: string): Promise<SyncStore> {
+export async function openEmbeddedSyncStore(
+  dataDir: string,
+  options: EmbeddedStoreOptions = {},
+): Promise<SyncStore> {
   const db = await openEmbeddedDatabase(dataDir);
-  const store = new PgSyncStore(db, { onClose: () => db.close() });
+  const maintenance = startEmbeddedMaintenance(db, options);
+  const store = new PgSyncStore(db, {
+    onClose: async () => {
+      await maintenance.stop();
+      await db.close();
+    },
+  });
   try {
     await store.migrate();
   } catch (err) {
+    await maintenance.stop();
     await db.close().catch(() => undefined);
     throw err;
   }
   return store;
+}
+
+/** Options of {@link openEmbeddedSyncStore}. */
+export interface EmbeddedStoreOptions {
+  /** How often the store is vacuumed and analysed; default {@link EMBEDDED_MAINTENANCE_INTERVAL_MS}. */
+  maintenanceIntervalMs?: number;
+  /** A maintenance run failed (the store goes on; the next run tries again). */
+  onMaintenanceError?: (err: unknown) => void;
+}
+
+/** The embedded store's maintenance interval: 5 minutes. */
+export const EMBEDDED_MAINTENANCE_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * What PostgreSQL's autovacuum does on a server, which PGlite, a single process without background workers, never
+ * does by itself: `VACUUM (ANALYZE)` every few minutes. Without it, the rows the outbox and the import lists delete
+ * are never reclaimed (the files grow for as long as the worker runs), and the planner never learns the tables'
+ * sizes. A run waits its turn like any statement; the timer never keeps the process alive.
+ */
+function startEmbeddedMaintenance(db: PGlite, options: EmbeddedStoreOptions): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= db
+      .exec('vacuum (analyze)')
+      .then(
+        () => undefined,
+        (err: unknown) => options.onMaintenanceError?.(err),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  }, options.maintenanceIntervalMs ?? EMBEDDED_MAINTENANCE_INTERVAL_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /**
@@ -90,10 +139,13 @@ export class StoreUnavailableError extends Error {
 }
 
 /** Opens the store the configuration names: the embedded one in `<dataDir>/sync-store`, or PostgreSQL. */
-export function openSyncStore(config: { store: StoreConfig; dataDir: string }): Promise<SyncStore> {
+export function openSyncStore(
+  config: { store: StoreConfig; dataDir: string },
+  options: EmbeddedStoreOptions = {},
+): Promise<SyncStore> {
   return config.store.kind === 'postgres'
     ? openPostgresSyncStore({ url: config.store.url, poolSize: config.store.poolSize })
-    : openEmbeddedSyncStore(config.dataDir);
+    : openEmbeddedSyncStore(config.dataDir, options);
 }
 
 /** A connection URL fit for a log or an error message: its password replaced by `***`. */

@@ -36,4 +36,33 @@ describe('the embedded sync store (PGlite in a folder)', () => {
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   });
+
+  it('vacuums and analyses itself, as PGlite has no autovacuum', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-store-maintenance-'));
+    try {
+      const errors: unknown[] = [];
+      const maintained = await openEmbeddedSyncStore(folder, {
+        maintenanceIntervalMs: 50,
+        onMaintenanceError: (err) => errors.push(err),
+      });
+      const contactNumbers = Array.from({ length: 500 }, (_, index) => String(index).padStart(10, '0'));
+      await maintained.enqueue({ direction: 'outbound', targets: ['maintained'], contactNumbers });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await maintained.close();
+      expect(errors).toEqual([]);
+
+      // ANALYZE recorded the table's size for the planner.
+      const reopened = await openEmbeddedDatabase(folder);
+      try {
+        const { rows } = await reopened.query<{ reltuples: number }>(
+          "select reltuples from pg_class where relname = 'outbox'",
+        );
+        expect(rows[0]?.reltuples).toBe(500);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
