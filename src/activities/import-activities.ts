@@ -171,11 +171,7 @@ export function createImportActivities(deps: ImportActivityDeps): ImportActiviti
         counts.unchanged += prepared.echoes;
         if (!staged) heldRelays.push(...prepared.heldRelays);
         if (prepared.stagedContactNumbers.length > 0) {
-          const delivered = await steps.deliver(
-            { target: input.target, claimId, pushId },
-            signal,
-            prepared.stagedPush,
-          );
+          const delivered = await steps.deliver({ target: input.target, claimId, pushId }, signal, prepared);
           counts.pushes += 1;
           counts.imported += delivered.delivered;
           counts.rejected += delivered.rejected;

@@ -92,10 +92,15 @@ export function createOutboundActivities(deps: OutboundActivityDeps): OutboundAc
   async function prepareOutboundPush(input: PrepareOutboundPushInput): Promise<PrepareOutboundPushResult> {
     const context = Context.current();
     // The staged push (its body) stays out of the activity's result, hence out of the workflow's history.
-    const { stagedPush: _stagedPush, ...result } = await steps.prepare(input, {
+    const {
+      stagedPush: _stagedPush,
+      stagedRecords: _stagedRecords,
+      ...result
+    } = await steps.prepare(input, {
       signal: context.cancellationSignal,
       resumeFrom: context.info.heartbeatDetails,
-      onProgress: (progress) => context.heartbeat(progress),
+      // A copy: the records list grows after the call, and the heartbeat may be encoded later.
+      onProgress: (progress) => context.heartbeat({ ...progress, records: [...progress.records] }),
       log: context.log,
     });
     return result;
@@ -134,15 +139,21 @@ export interface PrepareRun {
   signal: AbortSignal;
   /** The last progress reported by a previous attempt (heartbeat details), if any. */
   resumeFrom?: unknown;
-  /** Called after every contact; an activity heartbeats with it. */
-  onProgress?(progress: PrepareProgress): void;
+  /** Called after every contact; an activity heartbeats with it. The progress goes on changing after the call. */
+  onProgress?(progress: Readonly<PrepareProgress>): void;
   log: { warn(message: string, meta?: Record<string, unknown>): void };
   /** The caller knows that nothing is staged under the push ID yet (a first attempt): no need to look. */
   nothingStaged?: boolean;
 }
 
-/** What {@link OutboundPushSteps.prepare} answers: the activity's result, and the push staged, if any. */
-export type PreparedPush = PrepareOutboundPushResult & { stagedPush?: StagedPush };
+/**
+ * What {@link OutboundPushSteps.prepare} answers: the activity's result, and the push staged, if any, with the
+ * records its body holds when they are at hand (so that delivering it does not parse the body again).
+ */
+export type PreparedPush = PrepareOutboundPushResult & {
+  stagedPush?: StagedPush;
+  stagedRecords?: CrmContactRecord[];
+};
 
 /** The steps of a push, free of any activity context: the outbound activities and the import both run them. */
 export interface OutboundPushSteps {
@@ -159,7 +170,7 @@ export interface OutboundPushSteps {
   deliver(
     input: DeliverOutboundPushInput,
     signal: AbortSignal,
-    stagedPush?: StagedPush,
+    prepared?: Pick<PreparedPush, 'stagedPush' | 'stagedRecords'>,
   ): Promise<DeliverOutboundPushResult>;
   /** Relays still waiting for their account: parked if the account is parked, else given back to the outbox. */
   releaseHeld(input: ReleaseHeldRelaysInput): Promise<ReleaseHeldRelaysResult>;
@@ -242,7 +253,7 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
         else throw toActivityFailure(err);
       }
       progress.done += 1;
-      run.onProgress?.({ ...progress, records: [...progress.records] });
+      run.onProgress?.(progress);
     }
 
     // Echo suppression: a record equal to the last state synced (crm-sync's own inbound write, notified back by
@@ -321,16 +332,16 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
       stagedContactNumbers,
       heldRelays,
       echoes: echoes.length,
-      ...(stagedPush ? { stagedPush } : {}),
+      ...(stagedPush ? { stagedPush, stagedRecords: ready } : {}),
     };
   }
 
   async function deliver(
     input: DeliverOutboundPushInput,
     signal: AbortSignal,
-    stagedPush?: StagedPush,
+    prepared?: Pick<PreparedPush, 'stagedPush' | 'stagedRecords'>,
   ): Promise<DeliverOutboundPushResult> {
-    const staged = stagedPush ?? (await store.getStagedPush(input.pushId));
+    const staged = prepared?.stagedPush ?? (await store.getStagedPush(input.pushId));
     if (!staged) {
       throw ApplicationFailure.create({
         type: FailureType.Configuration,
@@ -341,7 +352,9 @@ export function createOutboundPushSteps(deps: OutboundActivityDeps): OutboundPus
     const total = staged.contactNumbers.length;
     if (staged.deliveredAt) return { delivered: total, rejected: 0, duplicate: true };
 
-    const records = parseStagedRecords(staged.body, input.pushId);
+    const records =
+      (prepared?.stagedPush === staged ? prepared.stagedRecords : undefined) ??
+      parseStagedRecords(staged.body, input.pushId);
     const key = { direction: 'outbound', target: input.target } as const;
 
     const adapter = crmAdapterOf(input.target);
