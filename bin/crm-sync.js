@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 'use strict';
 // The compiled CLI; `npm install` builds it (the `prepare` script).
-const { missingProcessSettings } = require('../dist/cli/process-settings.js');
+const { processSettingsFor } = require('../dist/cli/process-settings.js');
 
 const args = process.argv.slice(2);
-const missing = missingProcessSettings(args, process.execArgv, process.env);
+const missing = processSettingsFor(args, process.execArgv, process.env);
 if (missing) {
-  // `worker` and `dev` run with node flags and environment variables that bound their memory (see
-  // src/cli/process-settings.ts), which only take effect when a process starts: this process runs the command in a
-  // child node started with them, and waits for it. Ctrl-C reaches both (the terminal signals its foreground
-  // process group), so SIGINT is left to the child; SIGTERM and SIGHUP, which a supervisor (docker stop, systemd)
-  // sends to this process alone, are passed on.
+  // `worker` and `dev` run with node flags and environment variables that bound their memory, chosen for their
+  // sync store (see src/cli/process-settings.ts), which only take effect when a process starts: this process runs
+  // the command in a child node started with them, and waits for it. Ctrl-C reaches both (the terminal signals its
+  // foreground process group), so SIGINT is left to the child; SIGTERM and SIGHUP, which a supervisor (docker stop,
+  // systemd) sends to this process alone, are passed on.
   const { spawn } = require('node:child_process');
   const child = spawn(process.execPath, [...missing.nodeFlags, ...process.execArgv, __filename, ...args], {
     stdio: 'inherit',
