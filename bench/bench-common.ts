@@ -2,7 +2,7 @@
  * What the benchmarks share: command-line options, the package folder (from bench/ or from its build output),
  * units, and the report files under reports/.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 /** A whole number of at least `min` given as `--name N`, or the fallback. */
@@ -18,6 +18,20 @@ export function option(
   if (!Number.isInteger(value) || value < min) {
     throw new Error(`--${name}: expected a whole number of at least ${min}`);
   }
+  return value;
+}
+
+/** One of `choices` given as `--name VALUE`, or the fallback. */
+export function choiceOption<T extends string>(
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+  argv: readonly string[] = process.argv,
+): T {
+  const index = argv.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const value = argv[index + 1] as T;
+  if (!choices.includes(value)) throw new Error(`--${name}: expected one of ${choices.join(', ')}`);
   return value;
 }
 
@@ -51,4 +65,41 @@ export function writeReport(name: string, report: unknown): string {
 export function formatRows(title: string, rows: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return [title, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`), ''].join('\n');
+}
+
+/**
+ * CPU time used so far by the processes of each name (Linux: /proc/<pid>/stat, user + system, in ms), with the
+ * time of their children that exited and were waited for (a PostgreSQL server's finished backends count with it).
+ * Empty elsewhere.
+ */
+export function cpuMsByProcessName(): Map<string, number> {
+  const byName = new Map<string, number>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return byName;
+  }
+  for (const pid of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    // Fields 14-17 of stat (utime, stime, cutime, cstime), counted from the state field (the third) here.
+    const ticks = (fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0);
+    byName.set(name, (byName.get(name) ?? 0) + ticks * 10);
+  }
+  return byName;
+}
+
+/** What each name used between two readings of {@link cpuMsByProcessName}. */
+export function cpuMsSpent(before: Map<string, number>, after: Map<string, number>, name: string): number {
+  return Math.max(0, (after.get(name) ?? 0) - (before.get(name) ?? 0));
 }

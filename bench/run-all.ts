@@ -4,7 +4,7 @@
  * 100,000 contacts) and the mass update's achieved rate against its configured one. Prints one table (each figure,
  * its goal, pass or fail) and writes the figures to reports/bench.json.
  *
- *   npm run bench [-- --contacts 20000 --memory-contacts 100000 --mapping-contacts 100000]
+ *   npm run bench [-- --contacts 20000 --rounds 3 --store both --memory-contacts 100000 --mapping-contacts 100000]
  *
  * A goal not met is reported in the table and the JSON; the exit code stays 0 (it is non-zero when a benchmark
  * could not run).
@@ -15,9 +15,11 @@ import { number, option, writeReport } from './bench-common';
 import {
   actionsPer1000Goal,
   formatFigures,
+  formatRounds,
   importFigures,
   importRatioGoal,
   runImportBenchmarks,
+  storesOption,
   workerPeakRssGoalMb,
   type BenchFigure,
 } from './import-throughput';
@@ -66,7 +68,9 @@ async function main(): Promise<void> {
   const mapping = measureMappingThroughput({ contacts: option('mapping-contacts', 100_000), rounds: 5 });
   const imports = await runImportBenchmarks({
     contacts: option('contacts', 20_000),
+    rounds: option('rounds', 3),
     memoryContacts: option('memory-contacts', 100_000, 0),
+    stores: storesOption(),
     log,
   });
   log('mass update benchmark');
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
     seconds: Math.round((Date.now() - started) / 1000),
     measuredAt: new Date().toISOString(),
   });
+  process.stdout.write(formatRounds(imports.throughput));
   process.stdout.write(`Written to ${file}\n`);
 }
 
