@@ -10,6 +10,7 @@ import {
   type UpdateProblem,
   type UpdateRow,
 } from '../mass-update/update-file';
+import { mergeListsInto, replacesLists } from '../mass-update/merge-update';
 import type { MassUpdateParkInput, SyncStore } from '../store/sync-store';
 import type {
   ApplyMassUpdateChunkInput,
@@ -25,7 +26,7 @@ import { credentialsFailure, isCredentialsRefusal, toActivityFailure } from './t
 /** What the mass update activities are built from (the worker passes the real ones, tests fakes). */
 export interface MassUpdateActivityDeps {
   store: SyncStore;
-  s360: Pick<S360Client, 'saveIndividualContactData'>;
+  s360: Pick<S360Client, 'saveIndividualContactData' | 'getContactData'>;
   /**
    * The process-wide S-360 budget (the S-360 client's limiter): a raised rate must be allowed by it too, or it
    * caps the rate. Absent: raised rates are left to whatever limit the client has.
@@ -43,7 +44,10 @@ export const MassUpdateParkCode = {
   NotFound: 'NOT_FOUND',
 } as const;
 
-type RowOutcome = { kind: 'applied' } | { kind: 'parked'; code: string; reason: string };
+/** What became of a row, and the S-360 calls it took (what the pacing counts). */
+type RowOutcome = { calls: number } & (
+  { kind: 'applied' } | { kind: 'parked'; code: string; reason: string }
+);
 
 /**
  * The activities of the `massUpdate` workflow. A chunk reads a page of rows (from the file, or the parked rows of
@@ -114,17 +118,25 @@ export function createMassUpdateActivities(deps: MassUpdateActivityDeps): MassUp
 
     const applyRow = async (row: UpdateRow): Promise<RowOutcome> => {
       let outcome: RowOutcome;
+      let calls = 0;
       try {
-        await s360.saveIndividualContactData(row.update, { signal });
-        outcome = { kind: 'applied' };
+        let update = row.update;
+        if (replacesLists(update)) {
+          // The row names some opt-ins or criteria: the contact's others are read, to be sent back as they are.
+          calls += 1;
+          update = mergeListsInto(await s360.getContactData(update.contactNumber, { signal }), update);
+        }
+        calls += 1;
+        await s360.saveIndividualContactData(update, { signal });
+        outcome = { kind: 'applied', calls };
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         if (err instanceof NotFoundError) {
-          outcome = { kind: 'parked', code: MassUpdateParkCode.NotFound, reason: err.message };
+          outcome = { kind: 'parked', code: MassUpdateParkCode.NotFound, reason: err.message, calls };
         } else if (isCredentialsRefusal(err)) {
           throw credentialsFailure(err);
         } else if (err instanceof PermanentError) {
-          outcome = { kind: 'parked', code: err.code, reason: err.message };
+          outcome = { kind: 'parked', code: err.code, reason: err.message, calls };
         } else {
           throw toActivityFailure(err);
         }
@@ -182,7 +194,7 @@ export function createMassUpdateActivities(deps: MassUpdateActivityDeps): MassUp
         let advanced = false;
         for (let outcome = outcomes[progress.done]; outcome; outcome = outcomes[progress.done]) {
           progress.done += 1;
-          progress.calls += 1;
+          progress.calls += outcome.calls;
           progress[outcome.kind] += 1;
           advanced = true;
         }

@@ -65,6 +65,9 @@ export interface MassUpdateActivities {
    * rows, reading the file once with constant memory.
    */
   checkMassUpdateSource(input: CheckMassUpdateSourceInput): Promise<CheckMassUpdateSourceResult>;
-  /** Reads one chunk of rows and applies each with `saveIndividualContactData`, parking the bad ones. */
+  /**
+   * Reads one chunk of rows and applies each with `saveIndividualContactData` (after `getContactData` for a row that
+   * names opt-ins or criteria, so that the contact's others are kept), parking the bad ones.
+   */
   applyMassUpdateChunk(input: ApplyMassUpdateChunkInput): Promise<ApplyMassUpdateChunkResult>;
 }

@@ -9,6 +9,7 @@ import type {
 } from '../../../src/activities/mass-update-activity-types';
 import { NotFoundError, PermanentError, TransientError } from '../../../src/adapters/http/errors';
 import type { S360ContactUpdate } from '../../../src/adapters/s360/s360-client';
+import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
 import { FailureType } from '../../../src/failure-types';
 import { environment, MemorySyncStore } from '../../helpers/activity-fakes';
 import { rejection } from '../../helpers/rejection';
@@ -27,11 +28,35 @@ async function updateFile(content: string): Promise<string> {
   return path;
 }
 
-/** An S-360 stand-in: known contacts are saved, others are NOT_FOUND; `refuse` answers an error per contact. */
+/**
+ * An S-360 stand-in: known contacts are saved, others are NOT_FOUND; `refuse` answers an error per contact. Each
+ * known contact has the opt-ins EMAIL (true) and SMS (false) and the criterion VIP.
+ */
 class S360Stub {
   readonly saves: S360ContactUpdate[] = [];
+  readonly reads: string[] = [];
   readonly refuse = new Map<string, () => Error>();
   constructor(private readonly known: Set<string>) {}
+  async getContactData(contactNumber: string): Promise<S360Contact> {
+    this.reads.push(contactNumber);
+    if (!this.known.has(contactNumber)) {
+      throw new NotFoundError(`S-360 getContactData: NOT_FOUND: Contact ${contactNumber} does not exist`, {
+        system: 'S-360',
+        status: 200,
+      });
+    }
+    return s360ContactSchema.parse({
+      contactNumber,
+      contactType: 'INDIVIDUAL',
+      general: { lastName: `Contact ${contactNumber}` },
+      lastModificationDate: '2026-01-01T00:00:00.000Z',
+      authorizations: [
+        { code: 'EMAIL', value: true },
+        { code: 'SMS', value: false },
+      ],
+      criteria: [{ code: 'VIP', value: 'gold' }],
+    });
+  }
   async saveIndividualContactData(update: S360ContactUpdate): Promise<{ contactNumber: string }> {
     this.saves.push(update);
     const refusal = this.refuse.get(update.contactNumber);
@@ -119,6 +144,41 @@ describe('applyMassUpdateChunk', () => {
     expect(parked[1]).not.toHaveProperty('update');
   });
 
+  it("changes only the opt-ins and criteria a row names, keeping the contact's others", async () => {
+    const { s360, activities } = setup(['1', '2']);
+    const file = await updateFile(
+      [
+        'contactNumber,firstName,authorization:SMS,authorization:NEWSLETTER,criterion:RENEWAL',
+        '1,Ana,yes,no,2026-2027',
+        '2,Léo,,,',
+        '404,Max,yes,,',
+      ].join('\n'),
+    );
+    const { env } = environment();
+    const result = await env.run(activities.applyMassUpdateChunk, chunk(file));
+
+    const saved = (contactNumber: string) => s360.saves.find((save) => save.contactNumber === contactNumber);
+    // Row 1 names lists: the contact is read first, and its other entries go back as they were.
+    expect(saved('1')).toEqual({
+      contactNumber: '1',
+      general: { firstName: 'Ana' },
+      authorizations: [
+        { code: 'EMAIL', value: true },
+        { code: 'SMS', value: true },
+        { code: 'NEWSLETTER', value: false },
+      ],
+      criteria: [
+        { code: 'VIP', value: 'gold' },
+        { code: 'RENEWAL', value: '2026-2027' },
+      ],
+    });
+    // Row 2 names none (empty values leave fields as they are): no read, its lists untouched.
+    expect(saved('2')).toEqual({ contactNumber: '2', general: { firstName: 'Léo' } });
+    expect(s360.reads.sort()).toEqual(['1', '404']);
+    // The unknown contact is parked from the read; every call counts for the pacing.
+    expect(result).toMatchObject({ rows: 3, applied: 2, parked: 1, calls: 4 });
+  });
+
   it('parks a value S-360 refuses with S-360 code and reason', async () => {
     const { store, s360, activities } = setup(['1', '2']);
     s360.refuse.set(
@@ -135,7 +195,8 @@ describe('applyMassUpdateChunk', () => {
     );
     const file = await updateFile('contactNumber,criterion:SEASON\n1,2025-2026-very-long\n2,2025\n');
     const result = await environment().env.run(activities.applyMassUpdateChunk, chunk(file));
-    expect(result).toMatchObject({ applied: 1, parked: 1, calls: 2 });
+    // Each row names a criterion: the contact is read, then saved.
+    expect(result).toMatchObject({ applied: 1, parked: 1, calls: 4 });
     expect(await store.listMassUpdateParked({ updateId: 'renewals' })).toEqual([
       expect.objectContaining({
         line: 2,
