@@ -300,14 +300,15 @@ export function median(values: readonly number[]): number {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-/** CPU time spent by the whole machine so far, in ms (Linux: /proc/stat, every state but idle and iowait). */
+/** CPU time spent by the whole machine so far, in ms (Linux: /proc/stat: processes, kernel and interrupts). */
 function machineCpuMs(): number | null {
   try {
     const fields =
       readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-    // user nice system idle iowait irq softirq steal: everything but idle (3) and iowait (4), in clock ticks.
+    // user nice system idle iowait irq softirq, in clock ticks: everything but idle (3) and iowait (4). Not steal
+    // (time a hypervisor gave to other machines): that is not this machine's work.
     const busy = fields
-      .slice(0, 8)
+      .slice(0, 7)
       .reduce((sum, ticks, index) => (index === 3 || index === 4 ? sum : sum + ticks), 0);
     return (busy * 1000) / 100;
   } catch {

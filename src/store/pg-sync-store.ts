@@ -340,7 +340,7 @@ export class PgSyncStore implements SyncStore {
         ),
         input.pushId ?? null,
         // The contact numbers again, as an array: the outbox and parked rows are then found through their primary
-        // key, whatever the planner's statistics say (the embedded store never gathers any).
+        // key, whatever the planner's statistics say (the embedded store gathers them only every few minutes).
         [...latest.keys()],
       ],
     );
@@ -613,8 +613,8 @@ export class PgSyncStore implements SyncStore {
       crm_id: string | null;
       fields: unknown;
     }>(
-      // Two lookups by primary key (`= any`), whatever the planner's statistics say (the embedded store never
-      // gathers any), joined.
+      // Two lookups by primary key (`= any`), whatever the planner's statistics say (the embedded store gathers them
+      // only every few minutes, a server's lag behind an import), joined.
       `select coalesce(l.contact_number, s.contact_number) as contact_number, l.entity, l.crm_id, s.fields
          from (select contact_number, entity, crm_id from crm_link
                 where target = $1 and contact_number = any($2::text[])) as l
@@ -664,7 +664,7 @@ export class PgSyncStore implements SyncStore {
   async getImportContacts(input: { listId: string; fromSeq: number; limit: number }): Promise<string[]> {
     const { rows } = await this.sql.query<{ contact_number: string }>(
       // Positions are numbered without gaps: the upper bound keeps this a primary key range read whatever the
-      // planner's statistics say (the embedded store never gathers any).
+      // planner's statistics say (the embedded store gathers them only every few minutes).
       `select contact_number from import_contact
         where list_id = $1 and seq >= $2 and seq < $2 + $3 order by seq limit $3`,
       [input.listId, Math.max(0, Math.floor(input.fromSeq)), Math.max(0, Math.floor(input.limit))],
