@@ -31,7 +31,7 @@ const target = 'e2e-import-shared';
 const taskQueue = 'e2e-import-shared';
 const signingSecret = 'whsec_ZTJlLWltcG9ydC1zaGFyZWQtc2VjcmV0';
 const jwtSecret = 'e2e-import-shared-jwt-secret';
-const contacts = 2_000;
+const contacts = 3_000;
 
 describe('initial import by two workers on a shared PostgreSQL store, one killed midway', () => {
   let env: TestWorkflowEnvironment;
@@ -79,8 +79,8 @@ describe('initial import by two workers on a shared PostgreSQL store, one killed
     await got.post(`${s360.url}/__sandbox/contacts/generate`, {
       json: { count: contacts, seed: 31, notify: false },
     });
-    // Each push waits a little in the CRM, so that the import lasts long enough to be killed with pages in flight.
-    await got.post(`${crm.url}/__sandbox/faults`, { json: { latencyMs: 100 } });
+    // Each push waits in the CRM, so that the import lasts long enough to be killed with pages in flight.
+    await got.post(`${crm.url}/__sandbox/faults`, { json: { latencyMs: 250 } });
 
     const [doomed, survivor] = await Promise.all([
       freePort().then((port) => startServiceProcess({ config: configOf(port), workflowBundlePath })),
@@ -92,15 +92,23 @@ describe('initial import by two workers on a shared PostgreSQL store, one killed
       args: [{ target, settings: { pageSize: 100, payloadSize: 25, concurrency: 4 } }],
     });
 
-    // Both workers take pages from the queue (a page's start is recorded, with the worker, once it is done).
+    // Both workers take pages from the queue (a page's start is recorded, with the worker, once it is done), and
+    // the one to be killed holds a page in flight.
     const identities = await eventually(
-      'pages imported by both workers',
+      'pages imported by both workers, and one in flight on the worker to kill',
       async () => {
         const events = (await handle.fetchHistory()).events ?? [];
         const seen = new Set(
           events.flatMap((event) => event.activityTaskStartedEventAttributes?.identity ?? []),
         );
-        return seen.size >= 2 ? seen : undefined;
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        // Before the kill, a page still pending that the worker started is in its hands.
+        const doomedBusy = pending.some(
+          (activity) =>
+            activity.activityType?.name === 'importContactPage' &&
+            activity.lastWorkerIdentity?.split('@')[0] === String(doomed.pid),
+        );
+        return seen.size >= 2 && doomedBusy ? seen : undefined;
       },
       60_000,
       100,
