@@ -6,6 +6,7 @@ import type { CrmChangeEvent } from '../adapters/crm/crm-change-event';
 import { contactUpsertEventType } from '../adapters/crm/webhook-crm-adapter';
 import type { CrmContactRecord } from '../mapping/crm-contact-record';
 import { ChangeNotifier } from './change-notifier';
+import { matchesRecordQuery, parseRecordQuery, RecordQueryError, type QueryCondition } from './record-query';
 import {
   createRouter,
   FaultState,
@@ -39,7 +40,7 @@ export interface CrmSandboxOptions {
    * than 408/429 refuses the event for good. Absent: the changes are only listed by `GET /changes`.
    */
   changeWebhook?: { url: string; signingSecret: string };
-  /** When set, `GET /changes` requires `Authorization: Bearer <apiToken>`; otherwise it is open. */
+  /** When set, `GET /changes` and `GET /query` require `Authorization: Bearer <apiToken>`; otherwise they are open. */
   apiToken?: string;
 }
 
@@ -133,7 +134,9 @@ const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  * `changeWebhook`, POSTed as signed change events, like a CRM's outbound webhooks. `POST /__sandbox/records`
  * `{entity, fields}` creates a record as a CRM user would: it gets a `crmId`, is kept under `crm:<crmId>` (its
  * `contactNumber` until linked) and is announced without a contact number; a push of a record carrying that
- * `crmId` moves it under its contact number.
+ * `crmId` moves it under its contact number. `GET /query?q=<filter>&after=<n>&limit=<n>` searches the active records
+ * (`src/sandbox/record-query.ts`), as a CRM's query API: `{records: [{contactNumber?, crmId?, entity, fields}],
+ * nextAfter}`, `nextAfter` null on the last page.
  */
 export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSandbox> {
   const toleranceSeconds = options.toleranceSeconds ?? 300;
@@ -446,6 +449,38 @@ export async function startCrmSandbox(options: CrmSandboxOptions): Promise<CrmSa
         // Seqs are 1-based and contiguous: the change after `after` sits at index `after`.
         const page = changes.slice(after, after + limit).map(({ seq, event }) => ({ seq, event }));
         sendJson(res, 200, { changes: page, nextAfter: page.at(-1)?.seq ?? after });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/query$/,
+      handle: ({ req, res, url }) => {
+        if (options.apiToken !== undefined && req.headers.authorization !== `Bearer ${options.apiToken}`) {
+          throw new HttpError(401, 'missing or wrong bearer token', {}, { 'www-authenticate': 'Bearer' });
+        }
+        let conditions: QueryCondition[];
+        try {
+          conditions = parseRecordQuery(url.searchParams.get('q') ?? '');
+        } catch (err) {
+          if (err instanceof RecordQueryError) throw new HttpError(400, err.message);
+          throw err;
+        }
+        const after = intParam(url, 'after', 0);
+        const limit = Math.max(1, intParam(url, 'limit', 200, 1000));
+        // Records in key order, so that `after` (a position among the matches) pages through the same list.
+        const matching = [...records.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([, record]) => record)
+          .filter((record) => record.active && matchesRecordQuery(conditions, record));
+        const page = matching.slice(after, after + limit).map((record) => ({
+          ...linkOf(record),
+          entity: record.entity,
+          fields: { ...record.fields },
+        }));
+        sendJson(res, 200, {
+          records: page,
+          nextAfter: after + limit < matching.length ? after + limit : null,
+        });
       },
     },
     {
