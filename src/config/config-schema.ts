@@ -70,6 +70,21 @@ export const webhookTargetSchema = z.object({
       pageSize: z.number().int().min(1).max(1000).default(100),
     })
     .optional(),
+  /**
+   * The CRM's record search, for mass updates from a CRM query (`crm-sync mass-update start --crm-query Q`):
+   * `GET <url>?q=<query>&after=<cursor>&limit=<pageSize>` -> `{records: [{contactNumber?, crmId?, entity, fields}],
+   * nextAfter}` (`nextAfter` null on the last page). Absent: mass updates come from files only.
+   */
+  query: z
+    .object({
+      /** The absolute URL of the CRM's record search, e.g. http://127.0.0.1:8082/query. */
+      url: z.url({ message: 'expected an absolute URL, e.g. http://127.0.0.1:8082/query' }),
+      /** Sent as `Authorization: Bearer <apiToken>` when set. */
+      apiToken: z.string().min(1).optional(),
+      /** Records asked for per request. */
+      pageSize: z.number().int().min(1).max(1000).default(200),
+    })
+    .optional(),
 });
 
 export const crmTargetSchema = z.discriminatedUnion('kind', [webhookTargetSchema]);

@@ -42,6 +42,11 @@ crm:
       #   url: http://127.0.0.1:8082/changes   # GET ?after=<cursor>&limit=<pageSize> -> {changes, nextAfter}
       #   apiToken: a-crm-api-token            # sent as "Authorization: Bearer <apiToken>" when set
       #   pageSize: 100                        # changes per request, 1..1000
+      # For mass updates from a CRM query (crm-sync mass-update start --crm-query Q): the CRM's record search.
+      # query:
+      #   url: http://127.0.0.1:8082/query     # GET ?q=<query>&after=<cursor>&limit=<pageSize> -> {records, nextAfter}
+      #   apiToken: a-crm-api-token            # sent as "Authorization: Bearer <apiToken>" when set
+      #   pageSize: 200                        # records per request, 1..1000
 
 # The service's HTTP endpoint: S-360 change notifications (POST /notifications/s360), CRM change events
 # (POST /notifications/crm/<target>) and the admin API the CLI uses (/api).

@@ -40,6 +40,36 @@ export interface CrmAdapter {
   listChanges?(input: CrmListChangesInput, options?: { signal?: AbortSignal }): Promise<CrmChangesPage>;
   /** How many changes to ask {@link CrmAdapter.listChanges} for per call, when the target configures it. */
   readonly changesPageSize?: number;
+  /**
+   * The records a query selects (its language is the CRM's: a SOQL condition for Salesforce, the filter of the
+   * webhook CRM's record search), `limit` at a time from the cursor `after` (from the start when absent); `next` is
+   * null on the last page. Absent when the target configures no record search.
+   */
+  queryRecords?(input: CrmQueryInput, options?: { signal?: AbortSignal }): Promise<CrmQueryPage>;
+  /** How many records to ask {@link CrmAdapter.queryRecords} for per call, when the target configures it. */
+  readonly queryPageSize?: number;
+}
+
+export interface CrmQueryInput {
+  query: string;
+  /** The cursor returned as `next` by the previous call; absent: from the start. */
+  after?: string;
+  limit: number;
+}
+
+/** A record a CRM query selected: its link to S-360 (contact number, or its CRM ID only) and its fields. */
+export interface CrmQueryRecord {
+  contactNumber?: string;
+  crmId?: string;
+  entity: 'person' | 'account' | 'relay';
+  fields: Record<string, string | number | boolean | null>;
+}
+
+/** One page of a CRM query's records. */
+export interface CrmQueryPage {
+  records: CrmQueryRecord[];
+  /** The cursor of the next page; null after the last one. */
+  next: string | null;
 }
 
 export interface CrmListChangesInput {

@@ -8,6 +8,9 @@ export type {
   CrmPush,
   CrmPushRecordResult,
   CrmPushResult,
+  CrmQueryInput,
+  CrmQueryPage,
+  CrmQueryRecord,
 } from './crm-adapter';
 export { WebhookCrmAdapter, type WebhookCrmAdapterOptions } from './webhook-crm-adapter';
 
@@ -23,6 +26,8 @@ export type CrmAdapterTarget = {
   timeoutMs?: number;
   /** The CRM's change list, when crm-sync polls it. */
   changes?: { url: string; apiToken?: string; pageSize?: number };
+  /** The CRM's record search, for mass updates from a CRM query. */
+  query?: { url: string; apiToken?: string; pageSize?: number };
 };
 
 /** Builds the adapter of one configured CRM target (called once per target by the worker). */
@@ -35,6 +40,7 @@ export function createCrmAdapter(target: CrmAdapterTarget): CrmAdapter {
         signingSecret: target.signingSecret,
         ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}),
         ...(target.changes !== undefined ? { changes: target.changes } : {}),
+        ...(target.query !== undefined ? { query: target.query } : {}),
       });
   }
 }

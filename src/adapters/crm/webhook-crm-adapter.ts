@@ -3,8 +3,17 @@ import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { PermanentError } from '../http/errors';
 import { createHttpClient, toAdapterError } from '../http/http-client';
-import type { CrmAdapter, CrmChangesPage, CrmListChangesInput, CrmPush, CrmPushResult } from './crm-adapter';
-import { crmChangeEventSchema } from './crm-change-event';
+import type {
+  CrmAdapter,
+  CrmChangesPage,
+  CrmListChangesInput,
+  CrmPush,
+  CrmPushResult,
+  CrmQueryInput,
+  CrmQueryPage,
+} from './crm-adapter';
+import { contactNumberSchema } from '../s360/s360-contact';
+import { crmChangeEventSchema, crmFieldValueSchema } from './crm-change-event';
 
 export interface WebhookCrmAdapterOptions {
   /** The target name (configuration, workflow ID). */
@@ -19,6 +28,20 @@ export interface WebhookCrmAdapterOptions {
   now?: () => Date;
   /** The CRM's change list, for polling; without it the adapter has no `listChanges`. */
   changes?: WebhookChangeListOptions;
+  /** The CRM's record search; without it the adapter has no `queryRecords`. */
+  query?: WebhookRecordQueryOptions;
+}
+
+export interface WebhookRecordQueryOptions {
+  /**
+   * Absolute URL of `GET ?q=<query>&after=<cursor>&limit=<n>` -> `{records: [{contactNumber?, crmId?, entity,
+   * fields}], nextAfter}`, `nextAfter` null on the last page.
+   */
+  url: string;
+  /** Sent as `Authorization: Bearer <apiToken>` when set. */
+  apiToken?: string;
+  /** Default 200. */
+  pageSize?: number;
 }
 
 export interface WebhookChangeListOptions {
@@ -40,6 +63,23 @@ const pushResponseSchema = z.object({
     .optional(),
 });
 
+const queryPageSchema = z.object({
+  records: z.array(
+    z
+      .object({
+        contactNumber: contactNumberSchema.optional(),
+        crmId: z.string().min(1).optional(),
+        entity: z.enum(['person', 'account', 'relay']),
+        fields: z.record(z.string(), crmFieldValueSchema),
+      })
+      .refine((record) => record.contactNumber !== undefined || record.crmId !== undefined, {
+        path: ['contactNumber'],
+        message: 'expected a contactNumber, or a crmId',
+      }),
+  ),
+  nextAfter: z.union([z.number().int().min(0), z.string().min(1), z.null()]),
+});
+
 const changesPageSchema = z.object({
   changes: z.array(
     z.object({ seq: z.union([z.number(), z.string()]).optional(), event: crmChangeEventSchema }),
@@ -51,7 +91,8 @@ const changesPageSchema = z.object({
  * A generic CRM reached by a signed webhook: each push is one POST of `{type: 'contact.upsert', data: {records}}`
  * signed per Standard Webhooks, with the push ID as `webhook-id` so that the receiver recognises a retry. The
  * receiver answers 2xx with `{duplicate, results: [{contactNumber, ok, reason?}]}`; a 2xx without such a body means
- * every record was accepted. With `changes` configured, its change list can be polled too ({@link listChanges}).
+ * every record was accepted. With `changes` configured, its change list can be polled too ({@link listChanges}); with
+ * `query`, its records searched ({@link queryRecords}).
  */
 export class WebhookCrmAdapter implements CrmAdapter {
   readonly target: string;
@@ -67,6 +108,9 @@ export class WebhookCrmAdapter implements CrmAdapter {
     options?: { signal?: AbortSignal },
   ) => Promise<CrmChangesPage>;
   readonly changesPageSize?: number;
+  /** Present only when the target configures its record search. */
+  readonly queryRecords?: (input: CrmQueryInput, options?: { signal?: AbortSignal }) => Promise<CrmQueryPage>;
+  readonly queryPageSize?: number;
 
   constructor(options: WebhookCrmAdapterOptions) {
     this.target = options.target;
@@ -81,6 +125,89 @@ export class WebhookCrmAdapter implements CrmAdapter {
       this.changesPageSize = changes.pageSize ?? 100;
       this.listChanges = (input, listOptions) => this.fetchChanges(changes, input, listOptions);
     }
+    const query = options.query;
+    if (query) {
+      this.queryPageSize = query.pageSize ?? 200;
+      this.queryRecords = (input, queryOptions) => this.fetchQueryPage(query, input, queryOptions);
+    }
+  }
+
+  /** One page of a record search, validated: a malformed answer is a {@link PermanentError} naming the field. */
+  private async fetchQueryPage(
+    query: WebhookRecordQueryOptions,
+    input: CrmQueryInput,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<CrmQueryPage> {
+    const url = new URL(query.url);
+    url.searchParams.set('q', input.query);
+    if (input.after !== undefined) url.searchParams.set('after', input.after);
+    url.searchParams.set('limit', String(input.limit));
+    const page = await this.getJson(url, {
+      apiToken: query.apiToken,
+      detail: `after ${input.after ?? 'the start'}`,
+      schema: queryPageSchema,
+      what: 'record search',
+      signal: options.signal,
+    });
+    return {
+      records: page.records.map((record) => ({
+        ...(record.contactNumber !== undefined ? { contactNumber: record.contactNumber } : {}),
+        ...(record.crmId !== undefined ? { crmId: record.crmId } : {}),
+        entity: record.entity,
+        fields: record.fields,
+      })),
+      next: page.nextAfter === null ? null : String(page.nextAfter),
+    };
+  }
+
+  /**
+   * GETs JSON from the CRM's API and validates it: transport errors are translated (throttling, transient,
+   * permanent), and an answer not of `schema`'s shape is a {@link PermanentError} naming the first fields at fault.
+   */
+  private async getJson<T>(
+    url: URL,
+    request: {
+      apiToken: string | undefined;
+      /** Where in the list, for error messages. */
+      detail: string;
+      schema: z.ZodType<T>;
+      /** What the answer is, for error messages: "change list", "record search". */
+      what: string;
+      signal: AbortSignal | undefined;
+    },
+  ): Promise<T> {
+    const operation = `GET ${url.pathname}`;
+    let body: unknown;
+    try {
+      const response = await this.http.get(url, {
+        responseType: 'json',
+        ...(request.apiToken !== undefined
+          ? { headers: { authorization: `Bearer ${request.apiToken}` } }
+          : {}),
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+      body = response.body;
+    } catch (err) {
+      if (request.signal?.aborted) throw request.signal.reason ?? err;
+      throw toAdapterError(err, {
+        system: this.system,
+        operation: `${operation} (${request.detail})`,
+        throttleOn5xxWithRetryAfter: true,
+      });
+    }
+    const parsed = request.schema.safeParse(body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues
+        .slice(0, 3)
+        .map((issue) => `${issuePath(issue.path)}: ${issue.message}`)
+        .join('; ');
+      throw new PermanentError(`${this.system} ${operation}: malformed ${request.what} (${problems})`, {
+        system: this.system,
+        code: 'INVALID_RESPONSE',
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
   }
 
   /** One page of the change list, validated: a malformed answer is a {@link PermanentError} naming the field. */
@@ -92,41 +219,14 @@ export class WebhookCrmAdapter implements CrmAdapter {
     const url = new URL(changes.url);
     if (input.after !== undefined) url.searchParams.set('after', input.after);
     url.searchParams.set('limit', String(input.limit));
-    const operation = `GET ${url.pathname}`;
-    let body: unknown;
-    try {
-      const response = await this.http.get(url, {
-        responseType: 'json',
-        ...(changes.apiToken !== undefined
-          ? { headers: { authorization: `Bearer ${changes.apiToken}` } }
-          : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      body = response.body;
-    } catch (err) {
-      if (options.signal?.aborted) throw options.signal.reason ?? err;
-      throw toAdapterError(err, {
-        system: this.system,
-        operation: `${operation} (after ${input.after ?? 'the start'})`,
-        throttleOn5xxWithRetryAfter: true,
-      });
-    }
-    const parsed = changesPageSchema.safeParse(body);
-    if (!parsed.success) {
-      const problems = parsed.error.issues
-        .slice(0, 3)
-        .map((issue) => `${issuePath(issue.path)}: ${issue.message}`)
-        .join('; ');
-      throw new PermanentError(`${this.system} ${operation}: malformed change list (${problems})`, {
-        system: this.system,
-        code: 'INVALID_RESPONSE',
-        cause: parsed.error,
-      });
-    }
-    return {
-      changes: parsed.data.changes.map((entry) => entry.event),
-      next: String(parsed.data.nextAfter),
-    };
+    const page = await this.getJson(url, {
+      apiToken: changes.apiToken,
+      detail: `after ${input.after ?? 'the start'}`,
+      schema: changesPageSchema,
+      what: 'change list',
+      signal: options.signal,
+    });
+    return { changes: page.changes.map((entry) => entry.event), next: String(page.nextAfter) };
   }
 
   async pushContacts(push: CrmPush, options: { signal?: AbortSignal } = {}): Promise<CrmPushResult> {
