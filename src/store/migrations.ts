@@ -176,6 +176,23 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'rows of mass updates taken from a CRM query',
+    sql: `
+      -- The records a CRM query selected for a mass update, as they were when it started: the row's position in the
+      -- query's results (from 1), the contact, and the update it asks for, or why it cannot be applied.
+      create table mass_update_row (
+        update_id text not null,
+        line integer not null,
+        contact_number text,
+        row_update jsonb,
+        problem text,
+        primary key (update_id, line),
+        check ((row_update is null) <> (problem is null))
+      );
+    `,
+  },
 ];
 
 /** Any constant shared by every crm-sync process: serialises concurrent migrators on one PostgreSQL database. */

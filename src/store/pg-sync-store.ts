@@ -1,3 +1,4 @@
+import type { S360ContactUpdate } from '../adapters/s360/s360-client';
 import { runMigrations } from './migrations';
 import type { SqlClient, SqlQueryable } from './sql-client';
 import { importClaimPrefix } from './sync-store';
@@ -10,6 +11,7 @@ import type {
   InboundChange,
   MassUpdateParkedRow,
   MassUpdateParkInput,
+  MassUpdateSourceRow,
   OutboxCounts,
   OutboxKey,
   ParkedRecord,
@@ -757,6 +759,59 @@ export class PgSyncStore implements SyncStore {
         ),
       ],
     );
+  }
+
+  async addMassUpdateRows(updateId: string, rows: MassUpdateSourceRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.sql.query(
+      `insert into mass_update_row (update_id, line, contact_number, row_update, problem)
+       select $1, r.line, r.contact_number, r.row_update, r.problem
+         from jsonb_to_recordset($2::jsonb) as r(line integer, contact_number text, row_update jsonb, problem text)
+       on conflict (update_id, line) do nothing`,
+      [
+        updateId,
+        JSON.stringify(
+          rows.map((row) => ({
+            line: row.line,
+            contact_number: row.contactNumber ?? null,
+            row_update: 'update' in row ? row.update : null,
+            problem: 'problem' in row ? row.problem : null,
+          })),
+        ),
+      ],
+    );
+  }
+
+  async listMassUpdateRows(input: {
+    updateId: string;
+    fromLine: number;
+    limit: number;
+  }): Promise<MassUpdateSourceRow[]> {
+    const { rows } = await this.sql.query<{
+      line: number;
+      contact_number: string | null;
+      row_update: unknown;
+      problem: string | null;
+    }>(
+      `select line, contact_number, row_update, problem from mass_update_row
+        where update_id = $1 and line >= $2 order by line limit $3`,
+      [input.updateId, Math.max(0, Math.floor(input.fromLine)), Math.max(0, Math.floor(input.limit))],
+    );
+    return rows.map((row) => ({
+      line: Number(row.line),
+      ...(row.contact_number !== null ? { contactNumber: row.contact_number } : {}),
+      ...(row.problem !== null
+        ? { problem: row.problem }
+        : { update: fromJson(row.row_update) as S360ContactUpdate }),
+    }));
+  }
+
+  async countMassUpdateRows(updateId: string): Promise<number> {
+    const { rows } = await this.sql.query<{ rows: number }>(
+      'select count(*)::int as rows from mass_update_row where update_id = $1',
+      [updateId],
+    );
+    return Number(rows[0]?.rows ?? 0);
   }
 
   async listMassUpdateParked(input: {

@@ -160,6 +160,14 @@ export interface MassUpdateParkedRow {
 
 export type MassUpdateParkInput = Omit<MassUpdateParkedRow, 'attempts' | 'firstParkedAt' | 'lastParkedAt'>;
 
+/**
+ * A row of a mass update whose rows come from a CRM query: its position in the query's results (from 1), the
+ * contact, and either the update it asks for or why it cannot be applied.
+ */
+export type MassUpdateSourceRow = { line: number; contactNumber?: string } & (
+  { update: S360ContactUpdate } | { problem: string }
+);
+
 export interface OutboxCounts {
   pending: number;
   claimed: number;
@@ -336,6 +344,16 @@ export interface SyncStore {
   countMassUpdateParked(updateId: string): Promise<{ parked: number; retryable: number }>;
   /** Removes parked rows (applied by a retry). Returns how many were parked. */
   unparkMassUpdateRows(input: { updateId: string; lines: number[] }): Promise<number>;
+  /** Keeps the rows of a mass update taken from a CRM query; a row already kept (by line) stays as it was. */
+  addMassUpdateRows(updateId: string, rows: MassUpdateSourceRow[]): Promise<void>;
+  /** The kept rows of a mass update by line, from `fromLine` on, at most `limit`. */
+  listMassUpdateRows(input: {
+    updateId: string;
+    fromLine: number;
+    limit: number;
+  }): Promise<MassUpdateSourceRow[]>;
+  /** How many rows are kept for a mass update. */
+  countMassUpdateRows(updateId: string): Promise<number>;
 
   /** `pending`: queued and unclaimed; `claimed`: held by a run; `parked`: records parked for the key. */
   counts(key: OutboxKey): Promise<OutboxCounts>;

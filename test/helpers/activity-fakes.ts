@@ -19,6 +19,7 @@ import type {
   InboundChange,
   MassUpdateParkedRow,
   MassUpdateParkInput,
+  MassUpdateSourceRow,
   OutboxCounts,
   OutboxKey,
   ParkInput,
@@ -301,6 +302,26 @@ export class MemorySyncStore implements SyncStore {
       if (this.massUpdateParked.delete(`${input.updateId} ${line}`)) removed += 1;
     }
     return removed;
+  }
+  /** Kept rows of mass updates from a CRM query, by update ID then line. */
+  readonly massUpdateRows = new Map<string, Map<number, MassUpdateSourceRow>>();
+  async addMassUpdateRows(updateId: string, rows: MassUpdateSourceRow[]): Promise<void> {
+    const kept = this.massUpdateRows.get(updateId) ?? new Map<number, MassUpdateSourceRow>();
+    for (const row of rows) if (!kept.has(row.line)) kept.set(row.line, structuredClone(row));
+    this.massUpdateRows.set(updateId, kept);
+  }
+  async listMassUpdateRows(input: {
+    updateId: string;
+    fromLine: number;
+    limit: number;
+  }): Promise<MassUpdateSourceRow[]> {
+    return [...(this.massUpdateRows.get(input.updateId)?.values() ?? [])]
+      .filter((row) => row.line >= input.fromLine)
+      .sort((a, b) => a.line - b.line)
+      .slice(0, input.limit);
+  }
+  async countMassUpdateRows(updateId: string): Promise<number> {
+    return this.massUpdateRows.get(updateId)?.size ?? 0;
   }
   async counts(): Promise<OutboxCounts> {
     return { pending: this.pending.size, claimed: 0, parked: this.parked.length };

@@ -864,6 +864,43 @@ export function describeSyncStoreBehaviour(backend: SyncStoreBackend): void {
     });
   });
 
+  describe('rows of a mass update from a CRM query', () => {
+    it('keeps each row with its update or its problem, by line, once, and counts them', async () => {
+      await store.addMassUpdateRows('query-a', [
+        {
+          line: 2,
+          contactNumber: '0002',
+          update: { contactNumber: '0002', criteria: [{ code: 'R', value: 'y' }] },
+        },
+        { line: 1, contactNumber: '0001', update: { contactNumber: '0001', general: { firstName: 'Zoé' } } },
+        { line: 3, problem: 'CRM record crm-7 is not linked to an S-360 contact' },
+      ]);
+      // A retried snapshot adds the same lines again: the first ones stay.
+      await store.addMassUpdateRows('query-a', [{ line: 1, problem: 'changed since' }]);
+      await store.addMassUpdateRows('query-b', [
+        { line: 1, contactNumber: '0009', problem: 'no field maps' },
+      ]);
+
+      expect(await store.listMassUpdateRows({ updateId: 'query-a', fromLine: 1, limit: 10 })).toEqual([
+        { line: 1, contactNumber: '0001', update: { contactNumber: '0001', general: { firstName: 'Zoé' } } },
+        {
+          line: 2,
+          contactNumber: '0002',
+          update: { contactNumber: '0002', criteria: [{ code: 'R', value: 'y' }] },
+        },
+        { line: 3, problem: 'CRM record crm-7 is not linked to an S-360 contact' },
+      ]);
+      expect(
+        (await store.listMassUpdateRows({ updateId: 'query-a', fromLine: 2, limit: 1 })).map(
+          (row) => row.line,
+        ),
+      ).toEqual([2]);
+      expect(await store.countMassUpdateRows('query-a')).toBe(3);
+      expect(await store.countMassUpdateRows('query-b')).toBe(1);
+      expect(await store.countMassUpdateRows('query-none')).toBe(0);
+    });
+  });
+
   describe('schema and durability', () => {
     it('runs migrations again without change', async () => {
       await store.migrate();
