@@ -11,22 +11,36 @@ import {
   type UpdateRow,
 } from '../mass-update/update-file';
 import { mergeListsInto, replacesLists } from '../mass-update/merge-update';
-import type { MassUpdateParkInput, SyncStore } from '../store/sync-store';
+import type { MassUpdateParkInput, MassUpdateSourceRow, SyncStore } from '../store/sync-store';
+import type { CrmAdapter, CrmQueryPage } from '../adapters/crm/crm-adapter';
+import type { MappingPlan } from '../mapping/compile-mapping';
+import { updateFromCrmRecord } from '../mass-update/crm-query-rows';
 import type {
   ApplyMassUpdateChunkInput,
   ApplyMassUpdateChunkResult,
   CheckMassUpdateSourceInput,
   CheckMassUpdateSourceResult,
+  CrmQuerySnapshotProgress,
   MassUpdateActivities,
+  MassUpdateCrmQuery,
   MassUpdateChunkProgress,
   MassUpdateSource,
 } from './mass-update-activity-types';
-import { credentialsFailure, isCredentialsRefusal, toActivityFailure } from './translate-error';
+import {
+  credentialsFailure,
+  crmAdapterOrFailure,
+  isCredentialsRefusal,
+  toActivityFailure,
+} from './translate-error';
 
 /** What the mass update activities are built from (the worker passes the real ones, tests fakes). */
 export interface MassUpdateActivityDeps {
   store: SyncStore;
   s360: Pick<S360Client, 'saveIndividualContactData' | 'getContactData'>;
+  /** The adapter of a configured CRM target, for mass updates from a CRM query; throws for an unknown one. */
+  crmAdapter(target: string): CrmAdapter;
+  /** Maps a CRM query's records back to S-360 updates. */
+  mapping: Pick<MappingPlan, 'mapInbound'>;
   /**
    * The process-wide S-360 budget (the S-360 client's limiter): a raised rate must be allowed by it too, or it
    * caps the rate. Absent: raised rates are left to whatever limit the client has.
@@ -67,6 +81,7 @@ export function createMassUpdateActivities(deps: MassUpdateActivityDeps): MassUp
     if ('retryOf' in source) {
       return { totalRows: (await store.countMassUpdateParked(source.retryOf)).retryable };
     }
+    if ('crmQuery' in source) return { totalRows: await keepCrmQueryRows(input.updateId, source.crmQuery) };
     const totalRows = await fileFailure(async () => {
       await checkUpdateFile(source.file);
       return countUpdateRows(source.file);
@@ -87,7 +102,11 @@ export function createMassUpdateActivities(deps: MassUpdateActivityDeps): MassUp
     }
 
     const page =
-      'retryOf' in source ? await parkedPage(source.retryOf, input) : await filePage(source.file, input);
+      'retryOf' in source
+        ? await parkedPage(source.retryOf, input)
+        : 'crmQuery' in source
+          ? await keptRowsPage(input)
+          : await filePage(source.file, input);
     const rows = page.rows;
     const before = context.info.heartbeatDetails as MassUpdateChunkProgress | undefined;
     const resumed = before?.fromLine === input.fromLine ? before : undefined;
@@ -230,16 +249,115 @@ export function createMassUpdateActivities(deps: MassUpdateActivityDeps): MassUp
     return { rows, problems: [], nextLine: parked[input.maxRows]?.line ?? null };
   }
 
+  /**
+   * Runs a CRM query page by page and keeps its records as rows (line = position in the results, from 1): each
+   * mapped to an S-360 update, or with the reason it cannot be (not linked to a contact, not mappable). Heartbeats
+   * after each page kept; a retry goes on from there (a page kept twice keeps its first rows). Returns the rows.
+   */
+  async function keepCrmQueryRows(updateId: string, crmQuery: MassUpdateCrmQuery): Promise<number> {
+    const context = Context.current();
+    const signal = context.cancellationSignal;
+    const adapter = crmAdapterOrFailure(deps.crmAdapter, crmQuery.target);
+    if (!adapter.queryRecords) {
+      throw ApplicationFailure.create({
+        type: FailureType.Configuration,
+        nonRetryable: true,
+        message: `CRM target "${crmQuery.target}" has no record search to run a query on: set its query.url (crm.targets[].query)`,
+      });
+    }
+    const progress = resumeSnapshot(context.info.heartbeatDetails);
+    while (!progress.done) {
+      let page: CrmQueryPage;
+      try {
+        page = await adapter.queryRecords(
+          {
+            query: crmQuery.query,
+            ...(progress.after !== undefined ? { after: progress.after } : {}),
+            limit: adapter.queryPageSize ?? 200,
+          },
+          { signal },
+        );
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (isCredentialsRefusal(err)) throw credentialsFailure(err);
+        throw toActivityFailure(err);
+      }
+      const rows: MassUpdateSourceRow[] = [];
+      for (const record of page.records) {
+        progress.line += 1;
+        const contactNumber =
+          record.contactNumber ??
+          (record.crmId !== undefined
+            ? await store.contactNumberOfCrmId({ target: crmQuery.target, crmId: record.crmId })
+            : undefined);
+        if (contactNumber === undefined) {
+          rows.push({
+            line: progress.line,
+            problem: `CRM record ${record.crmId ?? '(without an ID)'} is not linked to an S-360 contact`,
+          });
+        } else {
+          rows.push({
+            line: progress.line,
+            contactNumber,
+            ...updateFromCrmRecord(contactNumber, record, deps.mapping),
+          });
+        }
+      }
+      await store.addMassUpdateRows(updateId, rows);
+      progress.done = page.next === null;
+      if (page.next !== null) progress.after = page.next;
+      context.heartbeat({ ...progress } satisfies CrmQuerySnapshotProgress);
+    }
+    return store.countMassUpdateRows(updateId);
+  }
+
+  /** A page of the rows kept from a CRM query, by line, with the line the next page starts at. */
+  async function keptRowsPage(
+    input: ApplyMassUpdateChunkInput,
+  ): Promise<{ rows: UpdateRow[]; problems: UpdateProblem[]; nextLine: number | null }> {
+    const kept = await store.listMassUpdateRows({
+      updateId: input.updateId,
+      fromLine: input.fromLine,
+      limit: input.maxRows + 1,
+    });
+    const rows: UpdateRow[] = [];
+    const problems: UpdateProblem[] = [];
+    for (const row of kept.slice(0, input.maxRows)) {
+      if ('update' in row) rows.push({ line: row.line, update: row.update });
+      else {
+        problems.push({
+          line: row.line,
+          ...(row.contactNumber !== undefined ? { contactNumber: row.contactNumber } : {}),
+          reason: row.problem,
+        });
+      }
+    }
+    return { rows, problems, nextLine: kept[input.maxRows]?.line ?? null };
+  }
+
   return { checkMassUpdateSource, applyMassUpdateChunk };
 }
 
-function sourceOf(input: MassUpdateSource): { file: string } | { retryOf: string } {
+function resumeSnapshot(details: unknown): CrmQuerySnapshotProgress {
+  if (details && typeof details === 'object') {
+    const { after, line, done } = details as Partial<CrmQuerySnapshotProgress>;
+    if (typeof line === 'number' && Number.isInteger(line) && line >= 0 && typeof done === 'boolean') {
+      return { ...(typeof after === 'string' ? { after } : {}), line, done };
+    }
+  }
+  return { line: 0, done: false };
+}
+
+function sourceOf(
+  input: MassUpdateSource,
+): { file: string } | { retryOf: string } | { crmQuery: MassUpdateCrmQuery } {
   if (input.retryOf !== undefined) return { retryOf: input.retryOf };
   if (input.file !== undefined) return { file: input.file };
+  if (input.crmQuery !== undefined) return { crmQuery: input.crmQuery };
   throw ApplicationFailure.create({
     type: FailureType.InvalidUpdateFile,
     nonRetryable: true,
-    message: 'A mass update needs a file (or the update whose parked rows to retry)',
+    message: 'A mass update needs a file, a CRM query, or the update whose parked rows to retry',
   });
 }
 

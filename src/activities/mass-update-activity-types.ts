@@ -3,12 +3,36 @@
  * counts only: the rows themselves are read from the file (or the store) by the activity.
  */
 
-/** Where a mass update's rows come from: an update file, or the parked rows of an earlier mass update. */
+/**
+ * Where a mass update's rows come from: an update file, the records a CRM query selects, or the parked rows of an
+ * earlier mass update. Exactly one is given.
+ */
 export interface MassUpdateSource {
   /** The update file, as the worker reads it (an absolute path). */
   file?: string;
+  /** The records the query selects in the CRM target, each mapped back to an S-360 update. */
+  crmQuery?: MassUpdateCrmQuery;
   /** Re-applies the parked rows (those with an update) of this mass update instead of reading a file. */
   retryOf?: string;
+}
+
+/** A CRM query as a mass update's source: in the target's own query language. */
+export interface MassUpdateCrmQuery {
+  target: string;
+  query: string;
+}
+
+/**
+ * The progress of taking a CRM query's records, heartbeated after each page: a retried attempt goes on from the
+ * page after the last one kept.
+ */
+export interface CrmQuerySnapshotProgress {
+  /** The cursor of the next page; absent for the first page. */
+  after?: string;
+  /** Rows kept so far (the last line given). */
+  line: number;
+  /** Every page is kept. */
+  done: boolean;
 }
 
 export interface CheckMassUpdateSourceInput extends MassUpdateSource {
@@ -16,13 +40,16 @@ export interface CheckMassUpdateSourceInput extends MassUpdateSource {
 }
 
 export interface CheckMassUpdateSourceResult {
-  /** The data rows to go through (good or bad): the file's rows, or the parked rows to retry. */
+  /** The data rows to go through (good or bad): the file's rows, the query's records, or the parked rows to retry. */
   totalRows: number;
 }
 
 export interface ApplyMassUpdateChunkInput extends MassUpdateSource {
   updateId: string;
-  /** The first line of the chunk (2 is the first data line); for a retry, the first parked line to take. */
+  /**
+   * The first line of the chunk (2 is the first data line of a file, 1 the first record of a CRM query); for a
+   * retry, the first parked line to take.
+   */
   fromLine: number;
   /** The most rows (good or bad) the chunk reads. */
   maxRows: number;
@@ -62,7 +89,8 @@ export interface MassUpdateChunkProgress {
 export interface MassUpdateActivities {
   /**
    * Checks the source (a malformed file fails with a non-retryable `InvalidUpdateFile` saying why) and counts its
-   * rows, reading the file once with constant memory.
+   * rows, reading the file once with constant memory. A CRM query is run here, once: its records, mapped to S-360
+   * updates, are kept in the store, so that the mass update goes through the records as they were at its start.
    */
   checkMassUpdateSource(input: CheckMassUpdateSourceInput): Promise<CheckMassUpdateSourceResult>;
   /**

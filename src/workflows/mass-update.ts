@@ -18,6 +18,8 @@ import type { RetryPolicy } from '@temporalio/common';
 import type {
   ApplyMassUpdateChunkResult,
   MassUpdateActivities,
+  MassUpdateCrmQuery,
+  MassUpdateSource,
 } from '../activities/mass-update-activity-types';
 import { FailureType, nonRetryableFailureTypes } from '../failure-types';
 import { failureMessage } from './sync-loop';
@@ -80,6 +82,8 @@ export interface MassUpdateInput {
   updateId: string;
   /** The update file, as the worker reads it (an absolute path). */
   file?: string;
+  /** The records a query selects in a CRM target, each mapped back to an S-360 update, instead of a file. */
+  crmQuery?: MassUpdateCrmQuery;
   /** Re-applies the parked rows of this mass update (those with an update) instead of reading a file. */
   retryOf?: string;
   /** S-360 calls per minute, 1..100000; default 180. */
@@ -94,6 +98,7 @@ export interface MassUpdateInput {
 export interface MassUpdateStatus {
   updateId: string;
   file: string | null;
+  crmQuery: MassUpdateCrmQuery | null;
   retryOf: string | null;
   state: 'running' | 'paused' | 'completed';
   /** Why the mass update paused itself, if it did: fix the cause, then resume. */
@@ -196,9 +201,9 @@ const { applyMassUpdateChunk } = proxyActivities<MassUpdateActivities>({
 });
 
 /**
- * Applies a large set of contact updates to S-360 — the rows of an update file, or the parked rows of an earlier
- * mass update — paced at `perMinute` S-360 calls per minute. It works in chunks of about 5 seconds of calls at the
- * rate in force and waits (workflow timers) until the chunk's share of time has passed, so that a new rate, a
+ * Applies a large set of contact updates to S-360 — the rows of an update file, the records of a CRM query, or the
+ * parked rows of an earlier mass update — paced at `perMinute` S-360 calls per minute. It works in chunks of about
+ * 5 seconds of calls at the rate in force and waits (workflow timers) until the chunk's share of time has passed, so that a new rate, a
  * raise or its end applies from the next chunk. Bad rows are parked with their line and reason by the activity and
  * the rest goes on. Pause, resume and raise-rate by signal or update; `status` by query; continues as new every
  * 500 chunks with its state. Returns the final status. Start it with the ID {@link massUpdateWorkflowId}.
@@ -206,8 +211,17 @@ const { applyMassUpdateChunk } = proxyActivities<MassUpdateActivities>({
 export async function massUpdate(input: MassUpdateInput): Promise<MassUpdateStatus> {
   const problems: string[] = [];
   if (typeof input.updateId !== 'string' || input.updateId === '') problems.push('updateId is required');
-  if ((input.file === undefined) === (input.retryOf === undefined)) {
-    problems.push('give either a file or the update whose parked rows to retry (retryOf)');
+  const sources = [input.file, input.crmQuery, input.retryOf].filter((given) => given !== undefined);
+  if (sources.length !== 1) {
+    problems.push(
+      'give one of a file, a CRM query (crmQuery), or the update whose parked rows to retry (retryOf)',
+    );
+  }
+  if (
+    input.crmQuery !== undefined &&
+    (typeof input.crmQuery.target !== 'string' || typeof input.crmQuery.query !== 'string')
+  ) {
+    problems.push('crmQuery needs a target and a query');
   }
   const rateProblem = validateMassUpdateRate(input.perMinute ?? defaultMassUpdatePerMinute);
   if (rateProblem) problems.push(rateProblem);
@@ -218,10 +232,16 @@ export async function massUpdate(input: MassUpdateInput): Promise<MassUpdateStat
       message: `Invalid mass update: ${problems.join('; ')}`,
     });
   }
-  const source = input.file !== undefined ? { file: input.file } : { retryOf: input.retryOf as string };
+  const source: MassUpdateSource =
+    input.file !== undefined
+      ? { file: input.file }
+      : input.crmQuery !== undefined
+        ? { crmQuery: input.crmQuery }
+        : { retryOf: input.retryOf as string };
   const chunksPerExecution = Math.max(1, input.chunksPerExecution ?? defaultChunksPerExecution);
   const state: MassUpdateCarriedState = input.carried ?? {
-    nextLine: input.retryOf !== undefined ? 0 : 2,
+    // The first data line of a file (after its header), the first record of a query, any parked line.
+    nextLine: input.file !== undefined ? 2 : input.crmQuery !== undefined ? 1 : 0,
     basePerMinute: input.perMinute ?? defaultMassUpdatePerMinute,
     raise: null,
     paused: false,
@@ -271,6 +291,7 @@ export async function massUpdate(input: MassUpdateInput): Promise<MassUpdateStat
     return {
       updateId: input.updateId,
       file: input.file ?? null,
+      crmQuery: input.crmQuery ?? null,
       retryOf: input.retryOf ?? null,
       state: finishedAtMs !== null ? 'completed' : state.paused ? 'paused' : 'running',
       pausedReason: state.pausedReason,

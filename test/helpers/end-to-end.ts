@@ -37,6 +37,8 @@ export interface EndToEndOptions {
   crmSandbox?: Partial<CrmSandboxOptions>;
   /** More settings of the CRM target (merged into the configuration). */
   targetSettings?: Record<string, unknown>;
+  /** The target searches the CRM sandbox's records (`query.url`), for mass updates from a CRM query. */
+  crmQuery?: boolean;
 }
 
 export interface EndToEnd {
@@ -97,6 +99,7 @@ export async function startEndToEnd(options: EndToEndOptions): Promise<EndToEnd>
           url: `${crm.url}/hooks/contacts`,
           signingSecret: options.signingSecret,
           ...options.targetSettings,
+          ...(options.crmQuery ? { query: { url: `${crm.url}/query` } } : {}),
           ...(options.crmChanges === 'poll'
             ? {
                 changes: {

@@ -8,7 +8,9 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Command } from 'commander';
-import type { CrmSyncConfig } from '../../config/config-schema';
+import { createCrmAdapter } from '../../adapters/crm';
+import { PermanentError } from '../../adapters/http/errors';
+import type { CrmSyncConfig, CrmTargetConfig } from '../../config/config-schema';
 import { checkUpdateFile, UpdateFileError } from '../../mass-update/update-file';
 import type { MassUpdateParkedRow } from '../../store/sync-store';
 import {
@@ -23,6 +25,8 @@ import {
   validateRaiseRate,
   type MassUpdateStatus,
 } from '../../workflows';
+import type { MassUpdateCrmQuery } from '../../activities/mass-update-activity-types';
+import { resolveTarget } from '../target-option';
 import { adminApi, formatTable } from '../admin-api';
 import { CliError, configFor, integerOption, output, type CliIo } from '../cli-context';
 import { unlessWorkflowMissing, withTemporalClient } from './sync-commands';
@@ -44,59 +48,76 @@ export function registerMassUpdateCommands(program: Command, io: CliIo): void {
 
   group
     .command('start')
-    .description('check the update file, then start applying it (the worker reads the file at the same path)')
-    .requiredOption('-f, --file <file>', 'the update file (CSV; see the README for its columns)')
+    .description(
+      'check the update file (or the CRM query), then start applying it (the worker reads the file at the same path)',
+    )
+    .option('-f, --file <file>', 'the update file (CSV; see the README for its columns)')
+    .option(
+      '--crm-query <query>',
+      "the records a query selects in the CRM, in the CRM's query language, instead of a file",
+    )
+    .option('--target <name>', 'the CRM target the query runs on (default: the only or the default one)')
     .option(
       '--per-minute <n>',
       'S-360 calls per minute (default: the S-360 budget, s360.callsPerMinute)',
       integerOption('--per-minute'),
     )
-    .option('--id <id>', 'names the mass update (default: the file name and the time)')
-    .action(async (options: { file: string; perMinute?: number; id?: string }, command: Command) => {
-      const config = configFor(command, io);
-      const file = resolve(io.cwd, options.file);
-      try {
-        await checkUpdateFile(file);
-      } catch (err) {
-        if (err instanceof UpdateFileError) throw new CliError(`${err.message}; nothing was started`, 2);
-        throw err;
-      }
-      const perMinute = options.perMinute ?? config.s360.callsPerMinute;
-      checkRate(perMinute, '--per-minute');
-      if (perMinute > config.s360.callsPerMinute) {
-        throw new CliError(
-          `--per-minute ${perMinute} is above the S-360 budget of ${config.s360.callsPerMinute} calls per minute ` +
-            '(s360.callsPerMinute): S-360 would throttle. Start at the budget, and use `crm-sync mass-update ' +
-            'raise-rate` for the time SecuTix raises the API limit',
-          2,
-        );
-      }
-      const updateId = options.id ?? defaultUpdateId(file, new Date());
-      checkUpdateId(updateId);
-      const workflowId = massUpdateWorkflowId(updateId);
-      await withTemporalClient(config, async (client) => {
-        try {
-          await client.workflow.start(massUpdate, {
-            workflowId,
-            taskQueue: config.temporal.taskQueue,
-            args: [{ updateId, file, perMinute }],
-            // An ID names one mass update and its parked rows, for good.
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          });
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            throw new CliError(`a mass update "${updateId}" already exists: choose another --id`, 2);
-          }
-          throw err;
+    .option('--id <id>', 'names the mass update (default: the file name, or crm-query, and the time)')
+    .action(
+      async (
+        options: { file?: string; crmQuery?: string; target?: string; perMinute?: number; id?: string },
+        command: Command,
+      ) => {
+        const config = configFor(command, io);
+        if ((options.file === undefined) === (options.crmQuery === undefined)) {
+          throw new CliError('give either --file <file> or --crm-query <query>', 2);
         }
-      });
-      output(command, io, { started: true, updateId, workflowId, file, perMinute }, () =>
-        [
-          `Started ${workflowId}: ${file} at ${perMinute} S-360 calls per minute.`,
-          `Follow it with \`crm-sync mass-update status --id ${updateId} --watch\`.`,
-        ].join('\n'),
-      );
-    });
+        if (options.target !== undefined && options.crmQuery === undefined) {
+          throw new CliError('--target: only with --crm-query (a file names its contacts itself)', 2);
+        }
+        const source =
+          options.file !== undefined
+            ? { file: await checkedFile(resolve(io.cwd, options.file)) }
+            : { crmQuery: await checkedCrmQuery(config, options.crmQuery as string, options.target) };
+        const perMinute = options.perMinute ?? config.s360.callsPerMinute;
+        checkRate(perMinute, '--per-minute');
+        if (perMinute > config.s360.callsPerMinute) {
+          throw new CliError(
+            `--per-minute ${perMinute} is above the S-360 budget of ${config.s360.callsPerMinute} calls per minute ` +
+              '(s360.callsPerMinute): S-360 would throttle. Start at the budget, and use `crm-sync mass-update ' +
+              'raise-rate` for the time SecuTix raises the API limit',
+            2,
+          );
+        }
+        const updateId = options.id ?? defaultUpdateId(source.file ?? 'crm-query', new Date());
+        checkUpdateId(updateId);
+        const workflowId = massUpdateWorkflowId(updateId);
+        await withTemporalClient(config, async (client) => {
+          try {
+            await client.workflow.start(massUpdate, {
+              workflowId,
+              taskQueue: config.temporal.taskQueue,
+              args: [{ updateId, ...source, perMinute }],
+              // An ID names one mass update and its parked rows, for good.
+              workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            });
+          } catch (err) {
+            if (err instanceof WorkflowExecutionAlreadyStartedError) {
+              throw new CliError(`a mass update "${updateId}" already exists: choose another --id`, 2);
+            }
+            throw err;
+          }
+        });
+        const what =
+          source.file ?? `the records of CRM ${source.crmQuery?.target} where ${source.crmQuery?.query}`;
+        output(command, io, { started: true, updateId, workflowId, ...source, perMinute }, () =>
+          [
+            `Started ${workflowId}: ${what} at ${perMinute} S-360 calls per minute.`,
+            `Follow it with \`crm-sync mass-update status --id ${updateId} --watch\`.`,
+          ].join('\n'),
+        );
+      },
+    );
 
   group
     .command('status')
@@ -296,6 +317,54 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** `<file name without extension>-<UTC date and time>`, e.g. `renewals-20261123-174900`. */
+/** A file that can be used, or a {@link CliError} (exit code 2) saying why not. */
+async function checkedFile(file: string): Promise<string> {
+  try {
+    await checkUpdateFile(file);
+  } catch (err) {
+    if (err instanceof UpdateFileError) throw new CliError(`${err.message}; nothing was started`, 2);
+    throw err;
+  }
+  return file;
+}
+
+/**
+ * The CRM query of `--crm-query`, once the target's record search answered its first record: a target without a
+ * record search, or a query the CRM refuses, is an error (exit code 2) before anything starts; a CRM that cannot be
+ * reached too (exit code 1).
+ */
+async function checkedCrmQuery(
+  config: CrmSyncConfig,
+  query: string,
+  requestedTarget: string | undefined,
+): Promise<MassUpdateCrmQuery> {
+  if (query.trim() === '') throw new CliError('--crm-query: expected a query, e.g. "Renewal__c = true"', 2);
+  const target = resolveTarget(config, requestedTarget);
+  const index = config.crm.targets.findIndex((candidate) => candidate.name === target);
+  const adapter = createCrmAdapter(config.crm.targets[index] as CrmTargetConfig);
+  if (!adapter.queryRecords) {
+    throw new CliError(
+      `--crm-query: CRM target "${target}" has no record search: set crm.targets[${index}].query.url in the configuration`,
+      2,
+    );
+  }
+  try {
+    await adapter.queryRecords({ query, limit: 1 });
+  } catch (err) {
+    if (err instanceof PermanentError) {
+      throw new CliError(
+        `--crm-query: CRM target "${target}" refused the query: ${err.message}; nothing was started`,
+        2,
+      );
+    }
+    throw new CliError(
+      `--crm-query: cannot run the query on CRM target "${target}": ${(err as Error).message}; nothing was started`,
+      1,
+    );
+  }
+  return { target, query };
+}
+
 export function defaultUpdateId(file: string, now: Date): string {
   const name = basename(file, extname(file))
     .normalize('NFD')
@@ -446,11 +515,17 @@ export function formatMassUpdateStatus(status: MassUpdateStatus, now = Date.now(
     : `${status.perMinute} calls/min`;
   const rows =
     status.totalRows === null
-      ? `${status.rowsDone} rows (counting the file)`
+      ? `${status.rowsDone} rows (${status.crmQuery ? 'running the query' : 'counting the file'})`
       : `${status.rowsDone} / ${status.totalRows} rows (${status.percentDone}%)`;
   const lines = [
     `${massUpdateWorkflowId(status.updateId)}: ${status.state}`,
-    `  ${status.retryOf ? `retry of: ${status.retryOf} (its parked rows)` : `file:     ${status.file ?? ''}`}`,
+    `  ${
+      status.retryOf
+        ? `retry of: ${status.retryOf} (its parked rows)`
+        : status.crmQuery
+          ? `query:    ${status.crmQuery.query} (CRM ${status.crmQuery.target})`
+          : `file:     ${status.file ?? ''}`
+    }`,
     `  rate:     ${rate}`,
     `  progress: ${rows}: ${status.applied} applied, ${status.parked} parked` +
       (status.nextLine !== null && status.state !== 'completed' ? `; next line ${status.nextLine}` : ''),

@@ -10,7 +10,9 @@ import type {
 import { NotFoundError, PermanentError, TransientError } from '../../../src/adapters/http/errors';
 import type { S360ContactUpdate } from '../../../src/adapters/s360/s360-client';
 import { s360ContactSchema, type S360Contact } from '../../../src/adapters/s360/s360-contact';
+import type { CrmAdapter, CrmQueryInput, CrmQueryPage } from '../../../src/adapters/crm/crm-adapter';
 import { FailureType } from '../../../src/failure-types';
+import { loadMapping } from '../../../src/mapping/load-mapping';
 import { environment, MemorySyncStore } from '../../helpers/activity-fakes';
 import { rejection } from '../../helpers/rejection';
 
@@ -71,7 +73,24 @@ class S360Stub {
   }
 }
 
-function setup(known: string[]) {
+/** A CRM whose record search answers `pages` (one per call, in order); `queries` records what it was asked. */
+class CrmQueryStub implements CrmAdapter {
+  readonly target = 'crm';
+  readonly queryPageSize = 2;
+  readonly queries: CrmQueryInput[] = [];
+  constructor(private readonly pages: CrmQueryPage[]) {}
+  async pushContacts(): Promise<never> {
+    throw new Error('not used');
+  }
+  async queryRecords(input: CrmQueryInput): Promise<CrmQueryPage> {
+    this.queries.push(input);
+    const page = this.pages[input.after === undefined ? 0 : Number(input.after)];
+    if (!page) throw new PermanentError(`no page after ${input.after}`, { system: 'CRM crm', status: 400 });
+    return page;
+  }
+}
+
+function setup(known: string[], crm: CrmAdapter = new CrmQueryStub([])) {
   const store = new MemorySyncStore();
   const s360 = new S360Stub(new Set(known));
   const allowed: Array<{ limit: number; forMs: number }> = [];
@@ -79,6 +98,11 @@ function setup(known: string[]) {
     store,
     s360,
     s360Budget: { allowFor: (limit, forMs) => allowed.push({ limit, forMs }) },
+    crmAdapter: (target) => {
+      if (target !== crm.target) throw new Error(`unknown target ${target}`);
+      return crm;
+    },
+    mapping: loadMapping(),
   });
   return { store, s360, activities, allowed };
 }
@@ -347,5 +371,123 @@ describe('checkMassUpdateSource', () => {
       }),
     );
     expect((noHeader as Error).message).toMatch(/unknown column|contactNumber/);
+  });
+});
+
+describe('a mass update from a CRM query', () => {
+  // The default mapping: HasOptedOutOfEmail <- the EMAIL opt-in (inverted), FirstName <- general.firstName.
+  const pages: CrmQueryPage[] = [
+    {
+      records: [
+        { contactNumber: '1', entity: 'person', fields: { HasOptedOutOfEmail: true, FirstName: 'Ana' } },
+        { crmId: 'crm-2', entity: 'person', fields: { FirstName: 'Léo' } },
+      ],
+      next: '1',
+    },
+    {
+      records: [
+        { crmId: 'crm-unlinked', entity: 'person', fields: { FirstName: 'Nobody' } },
+        { contactNumber: '3', entity: 'person', fields: { Unmapped__c: 'x' } },
+      ],
+      next: null,
+    },
+  ];
+  const query = { target: 'crm', query: 'Renewal__c = true' };
+
+  it('keeps the records as rows, each mapped back to an S-360 update or with the reason it cannot be', async () => {
+    const crm = new CrmQueryStub(pages);
+    const { store, activities } = setup(['1', '2', '3'], crm);
+    await store.linkCrmRecord({ target: 'crm', contactNumber: '2', entity: 'person', crmId: 'crm-2' });
+    const { env, heartbeats } = environment();
+
+    const result = await env.run(activities.checkMassUpdateSource, { updateId: 'q', crmQuery: query });
+
+    expect(result).toEqual({ totalRows: 4 });
+    expect(crm.queries).toEqual([
+      { query: 'Renewal__c = true', limit: 2 },
+      { query: 'Renewal__c = true', after: '1', limit: 2 },
+    ]);
+    expect(await store.listMassUpdateRows({ updateId: 'q', fromLine: 1, limit: 10 })).toEqual([
+      {
+        line: 1,
+        contactNumber: '1',
+        update: {
+          contactNumber: '1',
+          general: { firstName: 'Ana' },
+          authorizations: [{ code: 'EMAIL', value: false }],
+        },
+      },
+      { line: 2, contactNumber: '2', update: { contactNumber: '2', general: { firstName: 'Léo' } } },
+      { line: 3, problem: 'CRM record crm-unlinked is not linked to an S-360 contact' },
+      {
+        line: 4,
+        contactNumber: '3',
+        problem: 'none of its fields (Unmapped__c) maps to S-360 inbound in the mapping',
+      },
+    ]);
+    expect(heartbeats).toEqual([
+      { after: '1', line: 2, done: false },
+      { after: '1', line: 4, done: true },
+    ]);
+  });
+
+  it('goes on from the last page kept when an attempt is retried', async () => {
+    const crm = new CrmQueryStub(pages);
+    const { activities } = setup(['1', '2', '3'], crm);
+    const { env } = environment({ after: '1', line: 2, done: false });
+    const result = await env.run(activities.checkMassUpdateSource, { updateId: 'q', crmQuery: query });
+    // Only the second page is asked for; its rows are numbered after the two kept.
+    expect(crm.queries).toEqual([{ query: 'Renewal__c = true', after: '1', limit: 2 }]);
+    expect(result).toEqual({ totalRows: 2 });
+  });
+
+  it('applies the kept rows by line, keeping the opt-ins they do not name, and parks the others with their reason', async () => {
+    const { store, s360, activities } = setup(['1', '2', '3'], new CrmQueryStub(pages));
+    await store.linkCrmRecord({ target: 'crm', contactNumber: '2', entity: 'person', crmId: 'crm-2' });
+    await environment().env.run(activities.checkMassUpdateSource, { updateId: 'q', crmQuery: query });
+
+    const first = await environment().env.run(
+      activities.applyMassUpdateChunk,
+      chunk('', { file: undefined, crmQuery: query, updateId: 'q', fromLine: 1, maxRows: 3 }),
+    );
+    expect(first).toEqual({ rows: 3, applied: 2, parked: 1, calls: 3, nextLine: 4 });
+    expect(s360.saves.find((save) => save.contactNumber === '1')).toEqual({
+      contactNumber: '1',
+      general: { firstName: 'Ana' },
+      authorizations: [
+        { code: 'EMAIL', value: false },
+        { code: 'SMS', value: false },
+      ],
+    });
+    const last = await environment().env.run(
+      activities.applyMassUpdateChunk,
+      chunk('', { file: undefined, crmQuery: query, updateId: 'q', fromLine: 4, maxRows: 3 }),
+    );
+    expect(last).toEqual({ rows: 1, applied: 0, parked: 1, calls: 0, nextLine: null });
+    expect(
+      (await store.listMassUpdateParked({ updateId: 'q' })).map(({ line, code, reason }) => ({
+        line,
+        code,
+        reason,
+      })),
+    ).toEqual([
+      { line: 3, code: 'INVALID_ROW', reason: 'CRM record crm-unlinked is not linked to an S-360 contact' },
+      {
+        line: 4,
+        code: 'INVALID_ROW',
+        reason: 'none of its fields (Unmapped__c) maps to S-360 inbound in the mapping',
+      },
+    ]);
+  });
+
+  it('fails for good, saying what to configure, on a target without a record search', async () => {
+    const withoutSearch: CrmAdapter = { target: 'crm', pushContacts: async () => ({ duplicate: false }) };
+    const { activities } = setup([], withoutSearch);
+    const failure = await rejection(
+      environment().env.run(activities.checkMassUpdateSource, { updateId: 'q', crmQuery: query }),
+    );
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: FailureType.Configuration, nonRetryable: true });
+    expect((failure as Error).message).toContain('crm.targets[].query');
   });
 });

@@ -44,6 +44,49 @@ describe('crm-sync mass-update', () => {
     expect(missing.stderr).toContain('none.csv: no such file');
   });
 
+  it('takes either a file or a CRM query, on a target that can search its records', async () => {
+    writeFileSync(join(cwd, 'ok.csv'), 'contactNumber,firstName\n1,Ana\n');
+    const neither = await runCli(['mass-update', 'start'], {}, cwd);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toContain('give either --file <file> or --crm-query <query>');
+    const both = await runCli(['mass-update', 'start', '--file', 'ok.csv', '--crm-query', 'A = 1'], {}, cwd);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give either --file <file> or --crm-query <query>');
+    const targetForFile = await runCli(
+      ['mass-update', 'start', '--file', 'ok.csv', '--target', 'default'],
+      {},
+      cwd,
+    );
+    expect(targetForFile.code).toBe(2);
+    expect(targetForFile.stderr).toContain('--target: only with --crm-query');
+
+    // The default target has no record search configured.
+    const noSearch = await runCli(['mass-update', 'start', '--crm-query', 'Renewal__c = true'], {}, cwd);
+    expect(noSearch.code).toBe(2);
+    expect(noSearch.stderr).toContain(
+      '--crm-query: CRM target "default" has no record search: set crm.targets[0].query.url in the configuration',
+    );
+    const unknownTarget = await runCli(
+      ['mass-update', 'start', '--crm-query', 'A = 1', '--target', 'nope'],
+      {},
+      cwd,
+    );
+    expect(unknownTarget.code).toBe(2);
+    expect(unknownTarget.stderr).toContain('--target: unknown CRM target "nope"');
+
+    // A record search nobody answers: exit code 1, nothing started.
+    const port = await freePort();
+    writeFileSync(
+      join(cwd, 'crm-sync.config.yaml'),
+      `crm:\n  targets:\n    - name: default\n      kind: webhook\n      url: http://127.0.0.1:${port}/hooks\n` +
+        `      signingSecret: whsec_c2FuZGJveC1zaWduaW5nLXNlY3JldA==\n      query:\n        url: http://127.0.0.1:${port}/query\n`,
+    );
+    const unreachable = await runCli(['mass-update', 'start', '--crm-query', 'A = 1'], {}, cwd);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('--crm-query: cannot run the query on CRM target "default":');
+    expect(unreachable.stderr).toContain('nothing was started');
+  });
+
   it('refuses bad rates, IDs and durations before contacting Temporal', async () => {
     writeFileSync(join(cwd, 'ok.csv'), 'contactNumber,firstName\n1,Ana\n');
     const cases: Array<[string[], string]> = [
@@ -124,6 +167,7 @@ describe('formatMassUpdateStatus', () => {
   const status: MassUpdateStatus = {
     updateId: 'renewals',
     file: '/data/renewals.csv',
+    crmQuery: null,
     retryOf: null,
     state: 'running',
     pausedReason: null,
@@ -163,5 +207,18 @@ describe('formatMassUpdateStatus', () => {
     });
     expect(text).toContain('paused by crm-sync: the chunk from line 2 failed');
     expect(text).not.toContain('ETA');
+  });
+
+  it('shows the query a mass update from the CRM runs, and that it is running it before the rows are counted', () => {
+    const text = formatMassUpdateStatus({
+      ...status,
+      file: null,
+      crmQuery: { target: 'salesforce', query: 'Renewal__c = true' },
+      totalRows: null,
+      rowsDone: 0,
+      percentDone: null,
+    });
+    expect(text).toContain('query:    Renewal__c = true (CRM salesforce)');
+    expect(text).toContain('progress: 0 rows (running the query)');
   });
 });
