@@ -4,9 +4,16 @@
  * file as they are required by SWC (already installed: the Temporal SDK bundles workflows with it), so it never
  * depends on a `dist/` that may be stale; its startup costs about a second more than in-process.
  */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CrmSyncConfigInput } from '../../src/config/config-schema';
+import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
+import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
+import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
 import type { ServiceProcessCommand, ServiceProcessEvent } from './service-process-main';
 
 export interface ServiceProcess {
@@ -139,4 +146,61 @@ export async function killServiceProcesses(): Promise<void> {
         }),
     ),
   );
+}
+
+/** What the end-to-end tests of service processes share: a dev server, the sandboxes, a workflow bundle on disk. */
+export interface ServiceProcessFixture {
+  env: TestWorkflowEnvironment;
+  s360: S360Sandbox;
+  crm: CrmSandbox;
+  /** A temporary folder of the test's own (the bundle, the data folders). */
+  folder: string;
+  workflowBundlePath: string;
+  /**
+   * The configuration of a service process against the sandboxes, on the task queue and target of the fixture:
+   * its own receiver port and data folder, and what `more` adds (a store, for one).
+   */
+  configFor(receiverPort: number, more?: Partial<CrmSyncConfigInput>): CrmSyncConfigInput;
+  /** Kills the service processes still running, then stops the sandboxes and the server. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@link ServiceProcessFixture}; call `close()` in `afterAll`. */
+export async function startServiceProcessFixture(options: {
+  target: string;
+  taskQueue: string;
+  signingSecret: string;
+  jwtSecret: string;
+}): Promise<ServiceProcessFixture> {
+  const folder = mkdtempSync(join(tmpdir(), `crm-sync-${options.target}-`));
+  const [bundle, env] = await Promise.all([
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
+    TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
+  ]);
+  const workflowBundlePath = join(folder, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, bundle.code);
+  const { jwtSecret, signingSecret, target } = options;
+  const s360 = await startS360Sandbox({ port: 0, jwtSecret, institution: 'E2E', callsPerMinute: 0 });
+  const crm = await startCrmSandbox({ port: 0, signingSecret });
+  return {
+    env,
+    s360,
+    crm,
+    folder,
+    workflowBundlePath,
+    configFor: (receiverPort, more = {}) => ({
+      dataDir: join(folder, `data-${receiverPort}`),
+      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue: options.taskQueue },
+      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 100_000 },
+      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
+      receiver: { port: receiverPort },
+      ...more,
+    }),
+    async close() {
+      await killServiceProcesses();
+      await Promise.all([s360.close(), crm.close()]);
+      await env.teardown();
+      rmSync(folder, { recursive: true, force: true });
+    },
+  };
 }

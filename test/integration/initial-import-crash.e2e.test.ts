@@ -5,16 +5,9 @@
  * contact exactly once and the right data; a push sent again after the crash carries the same `webhook-id`, so
  * the CRM recognises it, and both sides count it.
  */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
 import type { CrmSyncConfigInput } from '../../src/config/config-schema';
-import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
-import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
-import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
 import {
   importProgressQuery,
   initialImport,
@@ -23,7 +16,12 @@ import {
 } from '../../src/workflows';
 import { crmPushStats, expectCrmHoldsEachContactOnce } from '../helpers/end-to-end';
 import { eventually, freePort } from '../helpers/free-port';
-import { killServiceProcesses, startServiceProcess, type ServiceProcess } from '../helpers/service-process';
+import {
+  startServiceProcess,
+  startServiceProcessFixture,
+  type ServiceProcess,
+  type ServiceProcessFixture,
+} from '../helpers/service-process';
 
 jest.setTimeout(120_000);
 
@@ -34,43 +32,20 @@ const jwtSecret = 'e2e-import-crash-jwt-secret';
 const contacts = 3_000;
 
 describe('initial import with the worker killed midway, end to end', () => {
-  let env: TestWorkflowEnvironment;
-  let s360: S360Sandbox;
-  let crm: CrmSandbox;
-  let folder: string;
+  let fixture: ServiceProcessFixture;
   let config: CrmSyncConfigInput;
-  let workflowBundlePath: string;
 
   beforeAll(async () => {
-    folder = mkdtempSync(join(tmpdir(), 'crm-sync-import-crash-e2e-'));
-    const [bundle, started, receiverPort] = await Promise.all([
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-      TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
-      freePort(),
-    ]);
-    env = started;
-    workflowBundlePath = join(folder, 'workflow-bundle.js');
-    writeFileSync(workflowBundlePath, bundle.code);
-    s360 = await startS360Sandbox({ port: 0, jwtSecret, institution: 'E2E', callsPerMinute: 0 });
-    crm = await startCrmSandbox({ port: 0, signingSecret });
-    config = {
-      dataDir: join(folder, 'data'),
-      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue },
-      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 100_000 },
-      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
-      receiver: { port: receiverPort },
-    };
+    fixture = await startServiceProcessFixture({ target, taskQueue, signingSecret, jwtSecret });
+    // Both processes on the same data folder, one after the other.
+    config = fixture.configFor(await freePort(), { dataDir: join(fixture.folder, 'data') });
   });
 
-  afterAll(async () => {
-    await killServiceProcesses();
-    await Promise.all([s360?.close(), crm?.close()]);
-    await env?.teardown();
-    if (folder) rmSync(folder, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.close());
 
   it(`imports ${contacts.toLocaleString('en-US')} contacts exactly once although the worker is SIGKILLed mid-import`, async () => {
     // Contacts that were in S-360 before crm-sync: no change notification.
+    const { env, s360, crm, workflowBundlePath } = fixture;
     await got.post(`${s360.url}/__sandbox/contacts/generate`, {
       json: { count: contacts, seed: 23, notify: false },
     });

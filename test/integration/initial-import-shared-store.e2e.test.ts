@@ -4,16 +4,8 @@
  * out (20 s). The CRM ends with every contact exactly once and the right data, and the pushes sent again after the
  * kill carry the same `webhook-id`, as both sides count.
  */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import got from 'got';
 import type { CrmSyncConfigInput } from '../../src/config/config-schema';
-import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm-sandbox';
-import { startS360Sandbox, type S360Sandbox } from '../../src/sandbox/s360-sandbox';
-import { devServerExecutable } from '../../src/temporal-server/locate-binaries';
 import {
   importProgressQuery,
   initialImport,
@@ -23,7 +15,11 @@ import {
 import { crmPushStats, expectCrmHoldsEachContactOnce } from '../helpers/end-to-end';
 import { eventually, freePort } from '../helpers/free-port';
 import { startPostgresServer, type PostgresServer } from '../helpers/postgres-server';
-import { killServiceProcesses, startServiceProcess } from '../helpers/service-process';
+import {
+  startServiceProcess,
+  startServiceProcessFixture,
+  type ServiceProcessFixture,
+} from '../helpers/service-process';
 
 jest.setTimeout(150_000);
 
@@ -34,48 +30,27 @@ const jwtSecret = 'e2e-import-shared-jwt-secret';
 const contacts = 3_000;
 
 describe('initial import by two workers on a shared PostgreSQL store, one killed midway', () => {
-  let env: TestWorkflowEnvironment;
+  let fixture: ServiceProcessFixture;
   let postgres: PostgresServer;
-  let s360: S360Sandbox;
-  let crm: CrmSandbox;
-  let folder: string;
-  let workflowBundlePath: string;
   let configOf: (receiverPort: number) => CrmSyncConfigInput;
 
   beforeAll(async () => {
-    folder = mkdtempSync(join(tmpdir(), 'crm-sync-import-shared-e2e-'));
-    const [bundle, started, server] = await Promise.all([
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-      TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' } }),
+    [fixture, postgres] = await Promise.all([
+      startServiceProcessFixture({ target, taskQueue, signingSecret, jwtSecret }),
       startPostgresServer(),
     ]);
-    env = started;
-    postgres = server;
-    workflowBundlePath = join(folder, 'workflow-bundle.js');
-    writeFileSync(workflowBundlePath, bundle.code);
     const storeUrl = await postgres.createDatabase('crm_sync');
-    s360 = await startS360Sandbox({ port: 0, jwtSecret, institution: 'E2E', callsPerMinute: 0 });
-    crm = await startCrmSandbox({ port: 0, signingSecret });
-    // Each worker has a receiver of its own; the store, the queue and the targets are shared.
-    configOf = (receiverPort) => ({
-      dataDir: join(folder, `data-${receiverPort}`),
-      temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue },
-      s360: { baseUrl: s360.url, institution: 'E2E', jwtSecret, callsPerMinute: 100_000 },
-      crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
-      receiver: { port: receiverPort },
-      store: { url: storeUrl, poolSize: 4 },
-    });
+    // Each worker has a receiver and a data folder of its own; the store, the queue and the targets are shared.
+    configOf = (receiverPort) => fixture.configFor(receiverPort, { store: { url: storeUrl, poolSize: 4 } });
   });
 
   afterAll(async () => {
-    await killServiceProcesses();
-    await Promise.all([s360?.close(), crm?.close()]);
-    await env?.teardown();
+    await fixture?.close();
     await postgres?.stop();
-    if (folder) rmSync(folder, { recursive: true, force: true });
   });
 
   it(`imports ${contacts.toLocaleString('en-US')} contacts exactly once across two workers, one of them SIGKILLed`, async () => {
+    const { env, s360, crm, workflowBundlePath } = fixture;
     await got.post(`${s360.url}/__sandbox/contacts/generate`, {
       json: { count: contacts, seed: 31, notify: false },
     });
