@@ -332,6 +332,11 @@ export async function massUpdate(input: MassUpdateInput): Promise<MassUpdateStat
     setCurrentDetails(
       [
         `**Mass update ${current.updateId}**: ${current.state}${current.pausedReason ? ` (${current.pausedReason})` : ''}`,
+        current.crmQuery
+          ? `from CRM ${current.crmQuery.target}: ${current.crmQuery.query}`
+          : current.retryOf
+            ? `the parked rows of ${current.retryOf}`
+            : `from ${current.file ?? ''}`,
         `${rows}: ${current.applied} applied, ${current.parked} parked`,
         `rate ${rate}${current.achievedPerMinute !== null ? `, achieved ${current.achievedPerMinute}/min` : ''}`,
         ...(current.eta ? [`ETA ${current.eta}`] : []),

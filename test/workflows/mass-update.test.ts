@@ -31,9 +31,14 @@ jest.setTimeout(120_000);
 const taskQueue = 'mass-update-test';
 const minute = 60_000;
 
-/** A fake update file: `rows` data rows on lines 2.., some unreadable, some refused by S-360. */
+/**
+ * A fake source: `rows` data rows on lines 2.. of an update file (or 1.. of a CRM query's records), some unreadable,
+ * some refused by S-360.
+ */
 interface FakeFile {
   rows: number;
+  /** The line of the first row: 2 in a file (after its header), 1 among a query's records. */
+  firstLine?: number;
   /** Lines that cannot be read (parked without a call). */
   unreadable?: Set<number>;
   /** Lines S-360 refuses (parked after a call). */
@@ -63,12 +68,13 @@ function gateAt(file: FakeFile, index: number): void {
 }
 
 const activities: MassUpdateActivities = {
-  async checkMassUpdateSource({ file }) {
-    return { totalRows: files.get(file ?? '')?.rows ?? 0 };
+  async checkMassUpdateSource({ file, crmQuery }) {
+    return { totalRows: files.get(file ?? crmQuery?.query ?? '')?.rows ?? 0 };
   },
   async applyMassUpdateChunk(input): Promise<ApplyMassUpdateChunkResult> {
-    const file = files.get(input.file ?? '');
+    const file = files.get(input.file ?? input.crmQuery?.query ?? '');
     if (!file) throw new Error(`no fake file ${input.file}`);
+    const end = file.rows + (file.firstLine ?? 2) - 1;
     const index =
       file.chunks.push({ ...input, atMs: Context.current().info.currentAttemptScheduledTimestampMs }) - 1;
     if (file.gate?.index === index) {
@@ -83,7 +89,7 @@ const activities: MassUpdateActivities = {
         message: 'S-360 answered 400',
       });
     }
-    const last = Math.min(input.fromLine + input.maxRows - 1, file.rows + 1);
+    const last = Math.min(input.fromLine + input.maxRows - 1, end);
     const result = { rows: 0, applied: 0, parked: 0, calls: 0 };
     for (let line = input.fromLine; line <= last; line++) {
       result.rows += 1;
@@ -95,7 +101,7 @@ const activities: MassUpdateActivities = {
       if (file.refused?.has(line)) result.parked += 1;
       else result.applied += 1;
     }
-    return { ...result, nextLine: last < file.rows + 1 ? last + 1 : null };
+    return { ...result, nextLine: last < end ? last + 1 : null };
   },
 };
 
@@ -340,10 +346,37 @@ describe('massUpdate workflow', () => {
     expect(final.achievedPerMinute).toBeGreaterThanOrEqual(350);
   });
 
+  it("goes through a CRM query's records from the first one, and says where its rows come from", async () => {
+    const { name, file } = fakeFile(40, { firstLine: 1 });
+    const crmQuery = { target: 'crm', query: name };
+    const handle = await start({ crmQuery, perMinute: 600 });
+    const result = await handle.result();
+    expect(result).toMatchObject({
+      state: 'completed',
+      file: null,
+      crmQuery,
+      retryOf: null,
+      totalRows: 40,
+      rowsDone: 40,
+      applied: 40,
+    });
+    expect(file.chunks[0]).toMatchObject({ crmQuery, fromLine: 1 });
+    // At 600 calls per minute a chunk takes up to 50 rows: the 40 records go in one, from the first.
+    expect(file.chunks.map((chunk) => chunk.fromLine)).toEqual([1]);
+  });
+
   it('fails at once on an invalid input, naming the problem', async () => {
     const handle = await start({ perMinute: 0 });
     await expect(handle.result()).rejects.toThrow();
     const description = await handle.describe();
     expect(description.status.name).toBe('FAILED');
+  });
+
+  it('takes one source only', async () => {
+    const handle = await start({ file: '/data/a.csv', crmQuery: { target: 'crm', query: 'A = 1' } });
+    const failure = await rejection(handle.result());
+    expect(String((failure as Error & { cause?: Error }).cause?.message)).toContain(
+      'give one of a file, a CRM query (crmQuery), or the update whose parked rows to retry (retryOf)',
+    );
   });
 });
