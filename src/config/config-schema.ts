@@ -33,6 +33,21 @@ export const s360ConfigSchema = z.object({
   timeoutMs: z.number().int().min(100).default(30_000),
 });
 
+/**
+ * An endpoint of a CRM's own API that crm-sync pages through (its change list, its record search): where, the bearer
+ * token it wants, and how many items to ask for per request.
+ */
+function crmApiEndpointSchema(path: string, defaultPageSize: number) {
+  return z.object({
+    /** The absolute URL, e.g. http://127.0.0.1:8082/<path>. */
+    url: z.url({ message: `expected an absolute URL, e.g. http://127.0.0.1:8082/${path}` }),
+    /** Sent as `Authorization: Bearer <apiToken>` when set. */
+    apiToken: z.string().min(1).optional(),
+    /** Items asked for per request. */
+    pageSize: z.number().int().min(1).max(1000).default(defaultPageSize),
+  });
+}
+
 export const webhookTargetSchema = z.object({
   /** Names the target in workflow IDs (`outbound-sync:<name>`) and the store. */
   name: z
@@ -60,31 +75,13 @@ export const webhookTargetSchema = z.object({
    * For a CRM that cannot call out: its change list, polled by the inbound sync (`GET <url>?after=<cursor>&limit=
    * <pageSize>` -> `{changes: [{seq, event}], nextAfter}`). Absent: changes only arrive by webhook.
    */
-  changes: z
-    .object({
-      /** The absolute URL of the CRM's change list, e.g. http://127.0.0.1:8082/changes. */
-      url: z.url({ message: 'expected an absolute URL, e.g. http://127.0.0.1:8082/changes' }),
-      /** Sent as `Authorization: Bearer <apiToken>` when set. */
-      apiToken: z.string().min(1).optional(),
-      /** Changes asked for per request. */
-      pageSize: z.number().int().min(1).max(1000).default(100),
-    })
-    .optional(),
+  changes: crmApiEndpointSchema('changes', 100).optional(),
   /**
    * The CRM's record search, for mass updates from a CRM query (`crm-sync mass-update start --crm-query Q`):
    * `GET <url>?q=<query>&after=<cursor>&limit=<pageSize>` -> `{records: [{contactNumber?, crmId?, entity, fields}],
    * nextAfter}` (`nextAfter` null on the last page). Absent: mass updates come from files only.
    */
-  query: z
-    .object({
-      /** The absolute URL of the CRM's record search, e.g. http://127.0.0.1:8082/query. */
-      url: z.url({ message: 'expected an absolute URL, e.g. http://127.0.0.1:8082/query' }),
-      /** Sent as `Authorization: Bearer <apiToken>` when set. */
-      apiToken: z.string().min(1).optional(),
-      /** Records asked for per request. */
-      pageSize: z.number().int().min(1).max(1000).default(200),
-    })
-    .optional(),
+  query: crmApiEndpointSchema('query', 200).optional(),
 });
 
 export const crmTargetSchema = z.discriminatedUnion('kind', [webhookTargetSchema]);

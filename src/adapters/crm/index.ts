@@ -1,5 +1,5 @@
 import type { CrmAdapter } from './crm-adapter';
-import { WebhookCrmAdapter } from './webhook-crm-adapter';
+import { WebhookCrmAdapter, type WebhookApiEndpoint } from './webhook-crm-adapter';
 
 export type {
   CrmAdapter,
@@ -12,7 +12,11 @@ export type {
   CrmQueryPage,
   CrmQueryRecord,
 } from './crm-adapter';
-export { WebhookCrmAdapter, type WebhookCrmAdapterOptions } from './webhook-crm-adapter';
+export {
+  WebhookCrmAdapter,
+  type WebhookApiEndpoint,
+  type WebhookCrmAdapterOptions,
+} from './webhook-crm-adapter';
 
 /**
  * A CRM target as configured. Only `webhook` exists for now; Salesforce adds a member to this union and a case
@@ -25,9 +29,9 @@ export type CrmAdapterTarget = {
   signingSecret: string;
   timeoutMs?: number;
   /** The CRM's change list, when crm-sync polls it. */
-  changes?: { url: string; apiToken?: string; pageSize?: number };
+  changes?: WebhookApiEndpoint;
   /** The CRM's record search, for mass updates from a CRM query. */
-  query?: { url: string; apiToken?: string; pageSize?: number };
+  query?: WebhookApiEndpoint;
 };
 
 /** Builds the adapter of one configured CRM target (called once per target by the worker). */

@@ -26,30 +26,26 @@ export interface WebhookCrmAdapterOptions {
   timeoutMs?: number;
   /** Wall clock for `webhook-timestamp`; tests pass a fake one. */
   now?: () => Date;
-  /** The CRM's change list, for polling; without it the adapter has no `listChanges`. */
-  changes?: WebhookChangeListOptions;
-  /** The CRM's record search; without it the adapter has no `queryRecords`. */
-  query?: WebhookRecordQueryOptions;
-}
-
-export interface WebhookRecordQueryOptions {
   /**
-   * Absolute URL of `GET ?q=<query>&after=<cursor>&limit=<n>` -> `{records: [{contactNumber?, crmId?, entity,
-   * fields}], nextAfter}`, `nextAfter` null on the last page.
+   * The CRM's change list, for polling (`GET ?after=<cursor>&limit=<n>` -> `{changes: [{seq, event}], nextAfter}`;
+   * 100 per page by default); without it the adapter has no `listChanges`.
    */
-  url: string;
-  /** Sent as `Authorization: Bearer <apiToken>` when set. */
-  apiToken?: string;
-  /** Default 200. */
-  pageSize?: number;
+  changes?: WebhookApiEndpoint;
+  /**
+   * The CRM's record search (`GET ?q=<query>&after=<cursor>&limit=<n>` -> `{records: [{contactNumber?, crmId?,
+   * entity, fields}], nextAfter}`, `nextAfter` null on the last page; 200 per page by default); without it the
+   * adapter has no `queryRecords`.
+   */
+  query?: WebhookApiEndpoint;
 }
 
-export interface WebhookChangeListOptions {
-  /** Absolute URL of `GET ?after=<cursor>&limit=<n>` -> `{changes: [{seq, event}], nextAfter}`. */
+/** An endpoint of the CRM's own API that the adapter pages through. */
+export interface WebhookApiEndpoint {
+  /** Its absolute URL. */
   url: string;
   /** Sent as `Authorization: Bearer <apiToken>` when set. */
   apiToken?: string;
-  /** Default 100. */
+  /** Items asked for per request. */
   pageSize?: number;
 }
 
@@ -134,17 +130,11 @@ export class WebhookCrmAdapter implements CrmAdapter {
 
   /** One page of a record search, validated: a malformed answer is a {@link PermanentError} naming the field. */
   private async fetchQueryPage(
-    query: WebhookRecordQueryOptions,
+    query: WebhookApiEndpoint,
     input: CrmQueryInput,
     options: { signal?: AbortSignal } = {},
   ): Promise<CrmQueryPage> {
-    const url = new URL(query.url);
-    url.searchParams.set('q', input.query);
-    if (input.after !== undefined) url.searchParams.set('after', input.after);
-    url.searchParams.set('limit', String(input.limit));
-    const page = await this.getJson(url, {
-      apiToken: query.apiToken,
-      detail: `after ${input.after ?? 'the start'}`,
+    const page = await this.getPage(query, { q: input.query }, input, {
       schema: queryPageSchema,
       what: 'record search',
       signal: options.signal,
@@ -161,28 +151,32 @@ export class WebhookCrmAdapter implements CrmAdapter {
   }
 
   /**
-   * GETs JSON from the CRM's API and validates it: transport errors are translated (throttling, transient,
-   * permanent), and an answer not of `schema`'s shape is a {@link PermanentError} naming the first fields at fault.
+   * GETs a page from one of the CRM's API endpoints (`?<params>&after=<cursor>&limit=<n>`) and validates it:
+   * transport errors are translated (throttling, transient, permanent), and an answer not of `schema`'s shape is a
+   * {@link PermanentError} naming the first fields at fault.
    */
-  private async getJson<T>(
-    url: URL,
+  private async getPage<T>(
+    endpoint: WebhookApiEndpoint,
+    params: Record<string, string>,
+    position: { after?: string; limit: number },
     request: {
-      apiToken: string | undefined;
-      /** Where in the list, for error messages. */
-      detail: string;
       schema: z.ZodType<T>;
       /** What the answer is, for error messages: "change list", "record search". */
       what: string;
       signal: AbortSignal | undefined;
     },
   ): Promise<T> {
+    const url = new URL(endpoint.url);
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    if (position.after !== undefined) url.searchParams.set('after', position.after);
+    url.searchParams.set('limit', String(position.limit));
     const operation = `GET ${url.pathname}`;
     let body: unknown;
     try {
       const response = await this.http.get(url, {
         responseType: 'json',
-        ...(request.apiToken !== undefined
-          ? { headers: { authorization: `Bearer ${request.apiToken}` } }
+        ...(endpoint.apiToken !== undefined
+          ? { headers: { authorization: `Bearer ${endpoint.apiToken}` } }
           : {}),
         ...(request.signal ? { signal: request.signal } : {}),
       });
@@ -191,7 +185,7 @@ export class WebhookCrmAdapter implements CrmAdapter {
       if (request.signal?.aborted) throw request.signal.reason ?? err;
       throw toAdapterError(err, {
         system: this.system,
-        operation: `${operation} (${request.detail})`,
+        operation: `${operation} (after ${position.after ?? 'the start'})`,
         throttleOn5xxWithRetryAfter: true,
       });
     }
@@ -212,16 +206,11 @@ export class WebhookCrmAdapter implements CrmAdapter {
 
   /** One page of the change list, validated: a malformed answer is a {@link PermanentError} naming the field. */
   private async fetchChanges(
-    changes: WebhookChangeListOptions,
+    changes: WebhookApiEndpoint,
     input: CrmListChangesInput,
     options: { signal?: AbortSignal } = {},
   ): Promise<CrmChangesPage> {
-    const url = new URL(changes.url);
-    if (input.after !== undefined) url.searchParams.set('after', input.after);
-    url.searchParams.set('limit', String(input.limit));
-    const page = await this.getJson(url, {
-      apiToken: changes.apiToken,
-      detail: `after ${input.after ?? 'the start'}`,
+    const page = await this.getPage(changes, {}, input, {
       schema: changesPageSchema,
       what: 'change list',
       signal: options.signal,
