@@ -93,7 +93,7 @@ export interface ImportActions {
 }
 
 /** One import by the crm-sync worker. */
-export interface StoreImportRun {
+export interface StoreImportRun extends RunCpu {
   seconds: number;
   contactsPerSecond: number;
   totals: ImportTotals;
@@ -102,10 +102,6 @@ export interface StoreImportRun {
   workerPeakRssMb: number;
   /** CPU time of the worker process (user + system, all its threads) per contact, start-up included. */
   workerCpuMsPerContact: number;
-  /** CPU time of the whole machine (every process: sandboxes, Temporal, PostgreSQL, worker) per contact. */
-  machineCpuMsPerContact: number | null;
-  /** CPU time per contact of the other processes at work: the sandboxes, the Temporal dev server, PostgreSQL. */
-  othersCpuMsPerContact: OthersCpu;
   /** `process.memoryUsage()` of the worker at the highest RSS sampled (every 250 ms). */
   workerMemoryAtPeakMb: Record<string, number> | null;
   /** Its peak once started, before the import (Linux only; null elsewhere). */
@@ -115,15 +111,13 @@ export interface StoreImportRun {
 }
 
 /** One run of the plain script. */
-export interface PlainImportRun {
+export interface PlainImportRun extends RunCpu {
   seconds: number;
   contactsPerSecond: number;
   pushes: number;
   peakRssMb: number;
   /** CPU time of the script's process (user + system) per contact, start-up included. */
   cpuMsPerContact: number;
-  machineCpuMsPerContact: number | null;
-  othersCpuMsPerContact: OthersCpu;
 }
 
 /** CPU ms per contact of the processes besides the one measured (Temporal and PostgreSQL: Linux only, else 0). */
@@ -133,17 +127,33 @@ export interface OthersCpu {
   postgres: number;
 }
 
-/** Starts measuring the CPU of the other processes; the function returned gives it per contact. */
-function othersCpu(contacts: number): () => OthersCpu {
+/** CPU per contact over one run, of the whole machine and of the other processes at work. */
+export interface RunCpu {
+  /** CPU time of the whole machine (every process: sandboxes, Temporal, PostgreSQL, worker) per contact. */
+  machineCpuMsPerContact: number | null;
+  /** CPU time per contact of the other processes at work: the sandboxes, the Temporal dev server, PostgreSQL. */
+  othersCpuMsPerContact: OthersCpu;
+}
+
+/** Starts measuring {@link RunCpu}; the function returned ends the measure. */
+function startCpuMeasure(contacts: number): () => RunCpu {
+  const machineBefore = machineCpuMs();
   const sandboxesBefore = process.cpuUsage();
   const before = cpuMsByProcessName();
   return () => {
+    const machineAfter = machineCpuMs();
     const sandboxes = process.cpuUsage(sandboxesBefore);
     const after = cpuMsByProcessName();
     return {
-      sandboxes: round((sandboxes.user + sandboxes.system) / 1000 / contacts, 2),
-      temporal: round(cpuMsSpent(before, after, 'temporal') / contacts, 2),
-      postgres: round(cpuMsSpent(before, after, 'postgres') / contacts, 2),
+      machineCpuMsPerContact:
+        machineBefore === null || machineAfter === null
+          ? null
+          : round((machineAfter - machineBefore) / contacts, 2),
+      othersCpuMsPerContact: {
+        sandboxes: round((sandboxes.user + sandboxes.system) / 1000 / contacts, 2),
+        temporal: round(cpuMsSpent(before, after, 'temporal') / contacts, 2),
+        postgres: round(cpuMsSpent(before, after, 'postgres') / contacts, 2),
+      },
     };
   };
 }
@@ -339,8 +349,7 @@ async function runPlainScript(context: BenchContext): Promise<PlainImportRun> {
   const script = startChild();
   context.children.push(script);
   log('import benchmark: the plain script, importing');
-  const machineBefore = machineCpuMs();
-  const others = othersCpu(contacts);
+  const cpu = startCpuMeasure(contacts);
   const scriptStarted = performance.now();
   const done = script.next('plain-done');
   script.send({
@@ -361,8 +370,7 @@ async function runPlainScript(context: BenchContext): Promise<PlainImportRun> {
   });
   const event = await done;
   const scriptSeconds = (performance.now() - scriptStarted) / 1000;
-  const machineAfter = machineCpuMs();
-  const othersCpuMsPerContact = others();
+  const cpuSpent = cpu();
   const scriptResult = (event as { result: PlainImportResult }).result;
   const scriptStopped = await script.stop();
   const pushedByScript = await crmRecordCount(fresh.crm);
@@ -377,11 +385,7 @@ async function runPlainScript(context: BenchContext): Promise<PlainImportRun> {
     pushes: scriptResult.pushes,
     peakRssMb: megabytes(scriptStopped.maxRssBytes),
     cpuMsPerContact: round((scriptStopped.cpuSeconds * 1000) / contacts, 2),
-    machineCpuMsPerContact:
-      machineBefore === null || machineAfter === null
-        ? null
-        : round((machineAfter - machineBefore) / contacts, 2),
-    othersCpuMsPerContact,
+    ...cpuSpent,
   };
 }
 
@@ -423,8 +427,7 @@ async function runImport(context: BenchContext, store: BenchStore): Promise<Stor
   const worker = await startWorker();
   const workerStartedRss = peakRssOf(worker.pid);
   log(`import benchmark: worker ready (pid ${worker.pid}, ${store} store), importing`);
-  const machineBefore = machineCpuMs();
-  const others = othersCpu(contacts);
+  const cpu = startCpuMeasure(contacts);
   const importStarted = performance.now();
   const handle = await env.client.workflow.start(initialImport, {
     workflowId: initialImportWorkflowId(target),
@@ -433,8 +436,7 @@ async function runImport(context: BenchContext, store: BenchStore): Promise<Stor
   });
   const result = await handle.result();
   const importSeconds = (performance.now() - importStarted) / 1000;
-  const machineAfter = machineCpuMs();
-  const othersCpuMsPerContact = others();
+  const cpuSpent = cpu();
   const workerMemory = await worker.stop();
   const imported = await crmRecordCount(crm);
   if (result.done !== contacts || imported !== contacts) {
@@ -452,11 +454,7 @@ async function runImport(context: BenchContext, store: BenchStore): Promise<Stor
     actions,
     workerPeakRssMb: megabytes(workerMemory.maxRssBytes),
     workerCpuMsPerContact: round((workerMemory.cpuSeconds * 1000) / contacts, 2),
-    machineCpuMsPerContact:
-      machineBefore === null || machineAfter === null
-        ? null
-        : round((machineAfter - machineBefore) / contacts, 2),
-    othersCpuMsPerContact,
+    ...cpuSpent,
     workerMemoryAtPeakMb: inMegabytes(workerMemory.atPeak),
     workerStartedRssMb: workerStartedRss === null ? null : megabytes(workerStartedRss),
     firstStartPeakRssMb: megabytes(firstStartPeakRss),
