@@ -48,7 +48,7 @@ export async function startService(
   const store = await openSyncStore(config, {
     onMaintenanceError: (err) =>
       Runtime.instance().logger.warn(
-        'Embedded store maintenance (vacuum, analyze) failed; next run in 5 minutes',
+        'Sync store maintenance (vacuum, analyze) failed; a later run tries again',
         {
           error: String(err),
         },

@@ -63,6 +63,7 @@ export async function openEmbeddedSyncStore(
       await maintenance.stop();
       await db.close();
     },
+    ...(options.onMaintenanceError ? { onStatisticsError: options.onMaintenanceError } : {}),
   });
   try {
     await store.migrate();
@@ -78,7 +79,10 @@ export async function openEmbeddedSyncStore(
 export interface EmbeddedStoreOptions {
   /** How often the store is vacuumed and analysed; default {@link EMBEDDED_MAINTENANCE_INTERVAL_MS}. */
   maintenanceIntervalMs?: number;
-  /** A maintenance run failed (the store goes on; the next run tries again). */
+  /**
+   * A maintenance run failed: a vacuum, or an `ANALYZE` while the tables grow (either store, see
+   * `PlannerStatistics`). The store goes on; the next run tries again.
+   */
   onMaintenanceError?: (err: unknown) => void;
 }
 
@@ -118,9 +122,15 @@ function startEmbeddedMaintenance(db: PGlite, options: EmbeddedStoreOptions): { 
  * migrate one after the other). The pool connects on demand; a server that cannot be reached fails here, with the
  * driver's reason, rather than at the first sync.
  */
-export async function openPostgresSyncStore(options: PostgresPoolOptions): Promise<SyncStore> {
+export async function openPostgresSyncStore(
+  options: PostgresPoolOptions,
+  maintenance: Pick<EmbeddedStoreOptions, 'onMaintenanceError'> = {},
+): Promise<SyncStore> {
   const sql = createPostgresSqlClient(options);
-  const store = new PgSyncStore(sql, { onClose: () => sql.end() });
+  const store = new PgSyncStore(sql, {
+    onClose: () => sql.end(),
+    ...(maintenance.onMaintenanceError ? { onStatisticsError: maintenance.onMaintenanceError } : {}),
+  });
   try {
     await store.migrate();
   } catch (err) {
@@ -144,7 +154,7 @@ export function openSyncStore(
   options: EmbeddedStoreOptions = {},
 ): Promise<SyncStore> {
   return config.store.kind === 'postgres'
-    ? openPostgresSyncStore({ url: config.store.url, poolSize: config.store.poolSize })
+    ? openPostgresSyncStore({ url: config.store.url, poolSize: config.store.poolSize }, options)
     : openEmbeddedSyncStore(config.dataDir, options);
 }
 

@@ -1,5 +1,6 @@
 import type { S360ContactUpdate } from '../adapters/s360/s360-client';
 import { runMigrations } from './migrations';
+import { PlannerStatistics } from './planner-statistics';
 import type { SqlClient, SqlQueryable } from './sql-client';
 import { importClaimPrefix } from './sync-store';
 import type {
@@ -27,6 +28,8 @@ import type {
 export interface PgSyncStoreOptions {
   /** Releases the connection or pool when the store is closed (the store does not own it otherwise). */
   onClose?: () => Promise<void>;
+  /** A background `ANALYZE` failed (see {@link PlannerStatistics}); the store goes on, and a later one tries again. */
+  onStatisticsError?: (err: unknown) => void;
 }
 
 interface ParkedRow {
@@ -110,11 +113,14 @@ function fromJson(value: unknown): unknown {
  */
 export class PgSyncStore implements SyncStore {
   private closing: Promise<void> | undefined;
+  private readonly statistics: PlannerStatistics;
 
   constructor(
     private readonly sql: SqlClient,
     private readonly options: PgSyncStoreOptions = {},
-  ) {}
+  ) {
+    this.statistics = new PlannerStatistics(sql, options.onStatisticsError);
+  }
 
   async migrate(): Promise<void> {
     await runMigrations(this.sql);
@@ -122,7 +128,7 @@ export class PgSyncStore implements SyncStore {
 
   /** Idempotent: a second call waits for the first. */
   close(): Promise<void> {
-    this.closing ??= Promise.resolve(this.options.onClose?.());
+    this.closing ??= this.statistics.settled().then(() => this.options.onClose?.());
     return this.closing;
   }
 
@@ -131,7 +137,10 @@ export class PgSyncStore implements SyncStore {
     targets: string[];
     contactNumbers: string[];
   }): Promise<void> {
-    await enqueueRows(this.sql, input.direction, unique(input.targets), unique(input.contactNumbers));
+    const targets = unique(input.targets);
+    const contactNumbers = unique(input.contactNumbers);
+    await enqueueRows(this.sql, input.direction, targets, contactNumbers);
+    this.statistics.wrote(targets.length * contactNumbers.length);
   }
 
   async claim(input: ClaimInput): Promise<ClaimedEntry[]> {
@@ -284,6 +293,7 @@ export class PgSyncStore implements SyncStore {
         JSON.stringify(push.heldRelays ?? []),
       ],
     );
+    this.statistics.wrote(rows.length);
     return rows.length > 0;
   }
 
@@ -346,6 +356,8 @@ export class PgSyncStore implements SyncStore {
         [...latest.keys()],
       ],
     );
+    // A synced state and a link per record.
+    this.statistics.wrote(latest.size * 2);
   }
 
   async getStagedPush(pushId: string): Promise<StagedPush | undefined> {
@@ -642,7 +654,7 @@ export class PgSyncStore implements SyncStore {
   }
 
   async addImportContacts(input: { listId: string; contactNumbers: string[] }): Promise<number> {
-    return this.sql.transaction(async (tx) => {
+    const listed = await this.sql.transaction(async (tx) => {
       if (input.contactNumbers.length > 0) {
         await tx.query(
           `insert into import_contact (list_id, seq, contact_number)
@@ -661,6 +673,8 @@ export class PgSyncStore implements SyncStore {
       );
       return Number(rows[0]?.listed ?? 0);
     });
+    this.statistics.wrote(input.contactNumbers.length);
+    return listed;
   }
 
   async getImportContacts(input: { listId: string; fromSeq: number; limit: number }): Promise<string[]> {
@@ -702,6 +716,7 @@ export class PgSyncStore implements SyncStore {
        returning contact_number`,
       [input.target, input.claimId, contactNumbers],
     );
+    this.statistics.wrote(rows.length);
     const held = new Set(rows.map((row) => row.contact_number));
     return {
       claimed: contactNumbers.filter((contactNumber) => held.has(contactNumber)),
