@@ -67,6 +67,29 @@ export function formatRows(title: string, rows: ReadonlyArray<readonly [string, 
   return [title, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`), ''].join('\n');
 }
 
+/** Name and CPU time (user + system, with waited-for children's, in ms) of a process from /proc (Linux). */
+function procCpu(pid: string | number): { name: string; cpuMs: number } | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null; // exited meanwhile, or not Linux
+  }
+  const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  // Fields 14-17 of stat (utime, stime, cutime, cstime), counted from the state field (the third) here.
+  const ticks = (fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0);
+  return { name, cpuMs: ticks * 10 };
+}
+
+/** CPU time used so far by one process, in ms (Linux: /proc/<pid>/stat); null elsewhere or once it exited. */
+export function cpuMsOfProcess(pid: number): number | null {
+  return procCpu(pid)?.cpuMs ?? null;
+}
+
 /**
  * CPU time used so far by the processes of each name (Linux: /proc/<pid>/stat, user + system, in ms), with the
  * time of their children that exited and were waited for (a PostgreSQL server's finished backends count with it).
@@ -81,20 +104,8 @@ export function cpuMsByProcessName(): Map<string, number> {
     return byName;
   }
   for (const pid of entries) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    // Fields 14-17 of stat (utime, stime, cutime, cstime), counted from the state field (the third) here.
-    const ticks = (fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0);
-    byName.set(name, (byName.get(name) ?? 0) + ticks * 10);
+    const process = procCpu(pid);
+    if (process) byName.set(process.name, (byName.get(process.name) ?? 0) + process.cpuMs);
   }
   return byName;
 }

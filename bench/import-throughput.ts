@@ -11,8 +11,8 @@
  * median over the rounds of each round's ratio (goal: at least 0.8), CPU time per contact of the worker and of
  * the whole machine, the Temporal actions per 1,000 contacts counted in the histories of every execution of the
  * import (goal: at most 30), and the peak RSS of the worker process while importing `--memory-contacts` on each
- * store (goal: under 300 MB; 0 skips those runs). The worker and the plain script each run in a process of their
- * own (import-child.ts); the sandboxes and the dev server run beside them. Writes reports/bench-import.json. */
+ * store (goal: under 300 MB; 0 skips those runs). The worker, the plain script and each run's sandboxes run in
+ * processes of their own (import-child.ts), the dev server beside them. Writes reports/bench-import.json. */
 import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -22,14 +22,13 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { missingProcessSettings, type ProcessSettings } from '../src/cli/process-settings';
 import type { CrmSyncConfigInput } from '../src/config/config-schema';
-import { startCrmSandbox, type CrmSandbox } from '../src/sandbox/crm-sandbox';
-import { startS360Sandbox, type S360Sandbox } from '../src/sandbox/s360-sandbox';
 import { devServerExecutable } from '../src/temporal-server/locate-binaries';
 import { resolveImportSettings, type ImportSettings } from '../src/workflows/initial-import-settings';
 import { initialImport, initialImportWorkflowId, type ImportTotals } from '../src/workflows';
 import {
   choiceOption,
   cpuMsByProcessName,
+  cpuMsOfProcess,
   cpuMsSpent,
   formatRows,
   megabytes,
@@ -120,6 +119,12 @@ export interface PlainImportRun extends RunCpu {
   cpuMsPerContact: number;
 }
 
+/** The calls the sandboxes answered during a run: the same for the plain script and the import, or a run is off. */
+export interface SandboxCalls {
+  s360: number;
+  crmPushes: number;
+}
+
 /** CPU ms per contact of the processes besides the one measured (Temporal and PostgreSQL: Linux only, else 0). */
 export interface OthersCpu {
   sandboxes: number;
@@ -129,28 +134,32 @@ export interface OthersCpu {
 
 /** CPU per contact over one run, of the whole machine and of the other processes at work. */
 export interface RunCpu {
+  /** What the sandboxes answered over the run. */
+  calls: SandboxCalls;
   /** CPU time of the whole machine (every process: sandboxes, Temporal, PostgreSQL, worker) per contact. */
   machineCpuMsPerContact: number | null;
   /** CPU time per contact of the other processes at work: the sandboxes, the Temporal dev server, PostgreSQL. */
   othersCpuMsPerContact: OthersCpu;
 }
 
-/** Starts measuring {@link RunCpu}; the function returned ends the measure. */
-function startCpuMeasure(contacts: number): () => RunCpu {
+/** Starts measuring {@link RunCpu} of a run on `sandboxes`; the function returned ends the measure. */
+function startCpuMeasure(contacts: number, sandboxes: BenchSandboxes): () => Promise<RunCpu> {
   const machineBefore = machineCpuMs();
-  const sandboxesBefore = process.cpuUsage();
+  const sandboxesBefore = cpuMsOfProcess(sandboxes.pid) ?? 0;
   const before = cpuMsByProcessName();
-  return () => {
+  return async () => {
+    const calls = await sandboxCalls(sandboxes);
     const machineAfter = machineCpuMs();
-    const sandboxes = process.cpuUsage(sandboxesBefore);
+    const sandboxesMs = (cpuMsOfProcess(sandboxes.pid) ?? 0) - sandboxesBefore;
     const after = cpuMsByProcessName();
     return {
+      calls,
       machineCpuMsPerContact:
         machineBefore === null || machineAfter === null
           ? null
           : round((machineAfter - machineBefore) / contacts, 2),
       othersCpuMsPerContact: {
-        sandboxes: round((sandboxes.user + sandboxes.system) / 1000 / contacts, 2),
+        sandboxes: round(sandboxesMs / contacts, 2),
         temporal: round(cpuMsSpent(before, after, 'temporal') / contacts, 2),
         postgres: round(cpuMsSpent(before, after, 'postgres') / contacts, 2),
       },
@@ -244,21 +253,45 @@ function peakRssOf(pid: number): number | null {
   }
 }
 
-async function startSandboxes(contacts: number): Promise<{ s360: S360Sandbox; crm: CrmSandbox }> {
-  const s360 = await startS360Sandbox({ port: 0, jwtSecret, institution, callsPerMinute: 0 });
-  const crm = await startCrmSandbox({ port: 0, signingSecret });
-  const response = await fetch(`${s360.url}/__sandbox/contacts/generate`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ count: contacts, seed, notify: false }),
-  });
-  if (!response.ok) throw new Error(`generating contacts: ${response.status} ${await response.text()}`);
-  return { s360, crm };
+/** The S-360 and CRM sandboxes of one run, in a process of their own (import-child.ts). */
+interface BenchSandboxes {
+  s360Url: string;
+  crmUrl: string;
+  pid: number;
+  stop(): Promise<unknown>;
 }
 
-async function crmRecordCount(crm: CrmSandbox): Promise<number> {
-  const stats = (await (await fetch(`${crm.url}/__sandbox/stats`)).json()) as { records: number };
+/**
+ * Fresh sandboxes holding the run's contacts, in a new process: every run, the plain script's and each import's,
+ * meets sandboxes in the same state (a process that served earlier runs spent more CPU per call on its grown heap).
+ */
+async function startSandboxes(context: BenchContext): Promise<BenchSandboxes> {
+  const child = startChild();
+  context.children.push(child);
+  const ready = child.next('sandboxes-ready');
+  child.send({
+    type: 'sandboxes',
+    options: { contacts: context.contacts, seed, institution, jwtSecret, signingSecret },
+  });
+  const event = (await ready) as Extract<ImportChildEvent, { type: 'sandboxes-ready' }>;
+  return { s360Url: event.s360Url, crmUrl: event.crmUrl, pid: child.pid, stop: () => child.stop() };
+}
+
+async function crmRecordCount(sandboxes: BenchSandboxes): Promise<number> {
+  const stats = (await (await fetch(`${sandboxes.crmUrl}/__sandbox/stats`)).json()) as { records: number };
   return stats.records;
+}
+
+async function sandboxCalls(sandboxes: BenchSandboxes): Promise<SandboxCalls> {
+  const [s360, crm] = await Promise.all([
+    fetch(`${sandboxes.s360Url}/__sandbox/stats`).then(
+      (response) => response.json() as Promise<{ calls: number }>,
+    ),
+    fetch(`${sandboxes.crmUrl}/__sandbox/stats`).then(
+      (response) => response.json() as Promise<{ pushes: number }>,
+    ),
+  ]);
+  return { s360: s360.calls, crmPushes: crm.pushes };
 }
 
 async function countActions(
@@ -337,47 +370,45 @@ interface BenchContext {
   mappingFile: string;
   log: (line: string) => void;
   children: Child[];
-  sandboxes: Array<{ close(): Promise<void> }>;
   imports: number;
 }
 
 /** The plain script on fresh sandboxes. */
 async function runPlainScript(context: BenchContext): Promise<PlainImportRun> {
   const { contacts, settings, log } = context;
-  const fresh = await startSandboxes(contacts);
-  context.sandboxes.push(fresh.s360, fresh.crm);
+  const fresh = await startSandboxes(context);
   const script = startChild();
   context.children.push(script);
   log('import benchmark: the plain script, importing');
-  const cpu = startCpuMeasure(contacts);
+  const cpu = startCpuMeasure(contacts, fresh);
   const scriptStarted = performance.now();
   const done = script.next('plain-done');
   script.send({
     type: 'plain',
     options: {
       s360: {
-        baseUrl: fresh.s360.url,
+        baseUrl: fresh.s360Url,
         institution,
         operator: 'crm-sync',
         partner: 'crm-sync',
         jwtSecret,
         callsPerMinute: budgetPerMinute,
       },
-      crm: { url: `${fresh.crm.url}/hooks/contacts`, signingSecret },
+      crm: { url: `${fresh.crmUrl}/hooks/contacts`, signingSecret },
       mappingFile: context.mappingFile,
       ...settings,
     },
   });
   const event = await done;
   const scriptSeconds = (performance.now() - scriptStarted) / 1000;
-  const cpuSpent = cpu();
+  const cpuSpent = await cpu();
   const scriptResult = (event as { result: PlainImportResult }).result;
   const scriptStopped = await script.stop();
-  const pushedByScript = await crmRecordCount(fresh.crm);
+  const pushedByScript = await crmRecordCount(fresh);
   if (scriptResult.contacts !== contacts || pushedByScript !== contacts) {
     throw new Error(`the plain script listed ${scriptResult.contacts} and the CRM holds ${pushedByScript}`);
   }
-  await Promise.all(context.sandboxes.splice(0).map((sandbox) => sandbox.close()));
+  await fresh.stop();
   log(`import benchmark: plain script done in ${scriptSeconds.toFixed(1)} s`);
   return {
     seconds: round(scriptSeconds, 2),
@@ -392,8 +423,7 @@ async function runPlainScript(context: BenchContext): Promise<PlainImportRun> {
 /** The import through a crm-sync worker of its own, on fresh sandboxes and an empty store. */
 async function runImport(context: BenchContext, store: BenchStore): Promise<StoreImportRun> {
   const { env, contacts, settings, log } = context;
-  const { s360, crm } = await startSandboxes(contacts);
-  context.sandboxes.push(s360, crm);
+  const sandboxes = await startSandboxes(context);
   context.imports += 1;
   const storeConfig =
     store === 'postgres'
@@ -405,8 +435,10 @@ async function runImport(context: BenchContext, store: BenchStore): Promise<Stor
   const config: CrmSyncConfigInput = {
     dataDir: join(context.folder, `data-${context.imports}`),
     temporal: { address: env.address, namespace: env.namespace ?? 'default', taskQueue },
-    s360: { baseUrl: s360.url, institution, jwtSecret, callsPerMinute: budgetPerMinute },
-    crm: { targets: [{ name: target, kind: 'webhook', url: `${crm.url}/hooks/contacts`, signingSecret }] },
+    s360: { baseUrl: sandboxes.s360Url, institution, jwtSecret, callsPerMinute: budgetPerMinute },
+    crm: {
+      targets: [{ name: target, kind: 'webhook', url: `${sandboxes.crmUrl}/hooks/contacts`, signingSecret }],
+    },
     receiver: { port: 0 },
     mapping: { file: context.mappingFile },
     store: storeConfig,
@@ -427,7 +459,7 @@ async function runImport(context: BenchContext, store: BenchStore): Promise<Stor
   const worker = await startWorker();
   const workerStartedRss = peakRssOf(worker.pid);
   log(`import benchmark: worker ready (pid ${worker.pid}, ${store} store), importing`);
-  const cpu = startCpuMeasure(contacts);
+  const cpu = startCpuMeasure(contacts, sandboxes);
   const importStarted = performance.now();
   const handle = await env.client.workflow.start(initialImport, {
     workflowId: initialImportWorkflowId(target),
@@ -436,16 +468,16 @@ async function runImport(context: BenchContext, store: BenchStore): Promise<Stor
   });
   const result = await handle.result();
   const importSeconds = (performance.now() - importStarted) / 1000;
-  const cpuSpent = cpu();
+  const cpuSpent = await cpu();
   const workerMemory = await worker.stop();
-  const imported = await crmRecordCount(crm);
+  const imported = await crmRecordCount(sandboxes);
   if (result.done !== contacts || imported !== contacts) {
     throw new Error(
       `the import handled ${result.done} contacts and the CRM holds ${imported}, not ${contacts}`,
     );
   }
   const actions = await countActions(env, handle.workflowId, handle.firstExecutionRunId, contacts);
-  await Promise.all(context.sandboxes.splice(0).map((sandbox) => sandbox.close()));
+  await sandboxes.stop();
   log(`import benchmark: import on the ${store} store done in ${importSeconds.toFixed(1)} s`);
   return {
     seconds: round(importSeconds, 2),
@@ -468,8 +500,7 @@ const medianOf = <T>(runs: readonly T[], pick: (run: T) => number | null): numbe
 
 /**
  * Rounds of the plain script and of the import on each store (by default one round, both stores), each on fresh
- * sandboxes holding the same contacts. The plain script goes first in a round (the sandboxes' process has warmed up
- * a little by the time the imports run, so the order favours the plain script if anything).
+ * sandboxes holding the same contacts, each run's sandboxes in a new process.
  */
 export async function measureImportThroughput(options: ImportRunOptions): Promise<ImportRunReport> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -481,7 +512,6 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
   let env: TestWorkflowEnvironment | undefined;
   let postgres: PostgresServer | undefined;
   const children: Child[] = [];
-  const sandboxes: Array<{ close(): Promise<void> }> = [];
   try {
     log(`import benchmark: ${number(contacts)} contacts, starting the dev server and the sandboxes`);
     const [bundle, started, server] = await Promise.all([
@@ -507,7 +537,6 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
       mappingFile: join(packageRoot(), 'mappings', 'default.yaml'),
       log,
       children,
-      sandboxes,
       imports: 0,
     };
 
@@ -563,7 +592,6 @@ export async function measureImportThroughput(options: ImportRunOptions): Promis
     };
   } finally {
     for (const child of children) child.kill();
-    await Promise.all(sandboxes.map((sandbox) => sandbox.close().catch(() => undefined)));
     await env?.teardown().catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
     rmSync(folder, { recursive: true, force: true });
