@@ -351,8 +351,8 @@ export class PgSyncStore implements SyncStore {
           })),
         ),
         input.pushId ?? null,
-        // The contact numbers again, as an array: the outbox and parked rows are then found through their primary
-        // key, whatever the planner's statistics say (the embedded store gathers them only every few minutes).
+        // The contact numbers again, as an array, so that the outbox and parked rows can be found through their
+        // primary key (which the planner does once it has statistics: see PlannerStatistics).
         [...latest.keys()],
       ],
     );
@@ -627,8 +627,8 @@ export class PgSyncStore implements SyncStore {
       crm_id: string | null;
       fields: unknown;
     }>(
-      // Two lookups by primary key (`= any`), whatever the planner's statistics say (the embedded store gathers them
-      // only every few minutes, a server's lag behind an import), joined.
+      // Two lookups by primary key (`= any`), joined. The planner chooses them only with statistics on the tables'
+      // columns: without, it read a target's whole range and filtered (see PlannerStatistics).
       `select coalesce(l.contact_number, s.contact_number) as contact_number, l.entity, l.crm_id, s.fields
          from (select contact_number, entity, crm_id from crm_link
                 where target = $1 and contact_number = any($2::text[])) as l
