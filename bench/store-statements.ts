@@ -1,7 +1,7 @@
 /**
  * Store statements of an import, apart from everything else: what the sync store costs per contact imported, on
  * the embedded store and on a PostgreSQL server, without HTTP, Temporal or sandboxes in the way (the import
- * benchmark's figures move by a third with the machine's other load; these by a few percent).
+ * benchmark's figures move by a third with the machine's other load; these by about a tenth).
  *
  *   npm run bench:store [-- --contacts 20000 --store both]
  *
