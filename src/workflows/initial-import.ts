@@ -23,6 +23,7 @@ import { addImportPageCounts, emptyImportPageCounts } from './import-page-counts
 import { failureMessage, pauseSignal, resumeSignal, retryUntilDone } from './sync-loop';
 import {
   importProgressText,
+  importRate,
   resolveImportSettings,
   validateImportSettings,
   type ImportSettings,
@@ -60,6 +61,11 @@ export interface ImportCarriedState {
   retryPages: Array<{ phase: ImportPhase['name']; fromSeq: number }>;
   /** (workflow time in ms, contacts done) after recent pages: the current rate. */
   samples: Array<[number, number]>;
+  /**
+   * Workflow time (ms) when the pages began or the import last resumed: no rate within the next minute (see
+   * RATE_MEASURE_MS). Absent from states carried before it existed: measured long enough.
+   */
+  measuringSince?: number;
 }
 
 export interface InitialImportInput {
@@ -165,7 +171,7 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
 
   const progress = (): ImportProgress => {
     const total = listing ? null : state.phases.reduce((sum, phase) => sum + (phase.total ?? 0), 0);
-    const rate = currentRate(state.samples);
+    const rate = importRate(state.samples, state.measuringSince ?? 0);
     return {
       target: input.target,
       state: finished?.state ?? (state.paused ? 'paused' : listing ? 'listing' : 'importing'),
@@ -190,8 +196,9 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
   const resume = (): void => {
     state.paused = false;
     state.pausedReason = null;
-    // The time spent paused is not part of the rate.
+    // The time spent paused is not part of the rate, and the budget's burst comes again.
     state.samples = [[Date.now(), state.totals.done]];
+    state.measuringSince = Date.now();
     showProgress();
   };
   setHandler(importProgressQuery, progress);
@@ -242,7 +249,10 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
       }
     }
     listing = false;
-    if (state.samples.length === 0) state.samples = [[Date.now(), state.totals.done]];
+    if (state.samples.length === 0) {
+      state.samples = [[Date.now(), state.totals.done]];
+      state.measuringSince = Date.now();
+    }
     showProgress();
 
     let pagesThisExecution = 0;
@@ -335,12 +345,4 @@ function addPage(totals: ImportTotals, page: ImportContactPageResult): void {
   totals.done += contacts;
   totals.pages += 1;
   addImportPageCounts(totals, counts);
-}
-
-/** Contacts per second between the oldest and newest sample; null without two samples apart in time. */
-function currentRate(samples: Array<[number, number]>): number | null {
-  const first = samples[0];
-  const last = samples[samples.length - 1];
-  if (!first || !last || last[0] <= first[0]) return null;
-  return ((last[1] - first[1]) * 1000) / (last[0] - first[0]);
 }

@@ -40,6 +40,8 @@ class FakeImport {
   /** Pages that fail with a configuration failure (refused credentials) until `credentialsFixed`. */
   refusedPages = new Set<number>();
   credentialsFixed = false;
+  /** Pages whose first attempt S-360 throttles, asking to come back in 70 seconds. */
+  throttledOnce = new Set<number>();
   /** While set, pages from `holdFrom` on wait for it (heartbeating, so that a cancellation reaches them). */
   gate: Promise<void> | undefined;
   holdFrom = 0;
@@ -86,6 +88,13 @@ const activities: ImportActivities = {
           type: 'Configuration',
           nonRetryable: true,
           message: 'CRM refused the credentials (401)',
+        });
+      }
+      if (import_.throttledOnce.has(input.fromSeq) && Context.current().info.attempt === 1) {
+        throw ApplicationFailure.create({
+          type: 'Throttled',
+          message: 'S-360 throttled (509)',
+          nextRetryDelay: '70 seconds',
         });
       }
       while (import_.gate && input.fromSeq >= import_.holdFrom) {
@@ -212,6 +221,37 @@ describe('initialImport workflow', () => {
       await handle.signal(resumeSignal);
       expect(await handle.result()).toMatchObject({ state: 'completed', done: 100 });
       expect(pageStarts(import_, 'individuals')).toEqual(Array.from({ length: 10 }, (_, i) => i * 10));
+    });
+  });
+
+  it('gives no rate within the first minute of pages (the S-360 budget bursts), then a rate and an ETA', async () => {
+    const import_ = new FakeImport(0, 40);
+    // The second page comes back 70 seconds later (time skipped); the third page waits for the test.
+    import_.throttledOnce.add(10);
+    import_.holdFrom = 20;
+    import_.close();
+    await withWorker(async () => {
+      const { handle } = await start(import_, { pageSize: 10, concurrency: 1 });
+      // The first page was done within a blink: 10 contacts in a few ms is no rate to tell an operator.
+      const early = await eventually('the first page done', async () => {
+        const progress = await handle.query(importProgressQuery);
+        return progress.done === 10 ? progress : undefined;
+      });
+      expect(early).toMatchObject({ state: 'importing', ratePerSecond: null, etaSeconds: null });
+
+      // The second page's retry, 70 seconds on (nothing runs meanwhile, so the test server skips the wait).
+      await bed.env.sleep('75 seconds');
+      const later = await eventually('the second page done, after the first minute', async () => {
+        const progress = await handle.query(importProgressQuery);
+        return progress.done === 20 ? progress : undefined;
+      });
+      // 20 contacts in about 70 seconds of workflow time, 20 left.
+      expect(later.ratePerSecond).toBeGreaterThan(0.25);
+      expect(later.ratePerSecond).toBeLessThan(0.3);
+      expect(later.etaSeconds).toBeGreaterThan(60);
+      expect(later.etaSeconds).toBeLessThan(80);
+      import_.open();
+      expect(await handle.result()).toMatchObject({ state: 'completed', done: 40 });
     });
   });
 
