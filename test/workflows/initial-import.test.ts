@@ -149,8 +149,14 @@ describe('initialImport workflow', () => {
 
   it('imports every page once, structures first, a few pages at a time, and ends with the counts', async () => {
     const import_ = new FakeImport(25, 230);
+    // Pages from position 40 on (individuals from the third page) wait for the test: three of them in flight at
+    // once, whatever the timing.
+    import_.holdFrom = 40;
+    import_.close();
     await withWorker(async () => {
       const { handle } = await start(import_, { pageSize: 20, concurrency: 3 });
+      await eventually('three pages in flight', async () => (import_.inFlight === 3 ? true : undefined));
+      import_.open();
       const result = await handle.result();
 
       expect(result).toMatchObject({ state: 'completed', done: 255, total: 255 });
