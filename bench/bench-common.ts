@@ -4,6 +4,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { s360ContactSchema, type S360Contact } from '../src/adapters/s360/s360-contact';
+import { formatContactNumber, generateContacts } from '../src/sandbox/s360-contact-generator';
 
 /** A whole number of at least `min` given as `--name N`, or the fallback. */
 export function option(
@@ -48,6 +50,23 @@ export function packageRoot(): string {
 
 /** A TCP port free on 127.0.0.1 now: the tests' helper. */
 export { freePort } from '../test/helpers/free-port';
+
+/**
+ * `count` contacts generated from `seed`, numbered from 1 as the S-360 sandbox numbers a first generation, and as
+ * the S-360 client returns them (validated, defaults applied).
+ */
+export function generatedS360Contacts(count: number, seed: number): S360Contact[] {
+  return generateContacts(count, seed, new Date().toISOString()).map(
+    ({ structureIndex, ...contact }, index) =>
+      s360ContactSchema.parse({
+        ...contact,
+        contactNumber: formatContactNumber(index + 1),
+        ...(structureIndex !== undefined
+          ? { structureContactNumber: formatContactNumber(structureIndex + 1) }
+          : {}),
+      }),
+  );
+}
 
 export const megabytes = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
@@ -104,8 +123,8 @@ export function cpuMsByProcessName(): Map<string, number> {
     return byName;
   }
   for (const pid of entries) {
-    const process = procCpu(pid);
-    if (process) byName.set(process.name, (byName.get(process.name) ?? 0) + process.cpuMs);
+    const found = procCpu(pid);
+    if (found) byName.set(found.name, (byName.get(found.name) ?? 0) + found.cpuMs);
   }
   return byName;
 }

@@ -11,10 +11,17 @@
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { s360ContactSchema, type S360Contact } from '../src/adapters/s360/s360-contact';
+import type { S360Contact } from '../src/adapters/s360/s360-contact';
 import { loadMapping } from '../src/mapping/load-mapping';
-import { formatContactNumber, generateContacts } from '../src/sandbox/s360-contact-generator';
-import { formatRows, megabytes, number, option, packageRoot, writeReport } from './bench-common';
+import {
+  formatRows,
+  generatedS360Contacts,
+  megabytes,
+  number,
+  option,
+  packageRoot,
+  writeReport,
+} from './bench-common';
 
 /** Contacts per second the default mapping must reach on one thread. */
 export const mappingGoalPerSecond = 50_000;
@@ -43,16 +50,7 @@ export function measureMappingThroughput(options: MappingBenchOptions = {}) {
   const plan = loadMapping(mappingFile);
 
   // Not timed: the contacts as the S-360 client returns them (validated, defaults applied).
-  const generated = generateContacts(count, seed, new Date().toISOString());
-  const contacts: S360Contact[] = generated.map(({ structureIndex, ...contact }, index) =>
-    s360ContactSchema.parse({
-      ...contact,
-      contactNumber: formatContactNumber(index + 1),
-      ...(structureIndex !== undefined
-        ? { structureContactNumber: formatContactNumber(structureIndex + 1) }
-        : {}),
-    }),
-  );
+  const contacts = generatedS360Contacts(count, seed);
 
   let checksum = 0;
   for (let pass = 0; pass < warmUpPasses; pass += 1) {

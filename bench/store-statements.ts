@@ -16,10 +16,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { s360ContactSchema } from '../src/adapters/s360/s360-contact';
 import type { CrmContactRecord } from '../src/mapping/crm-contact-record';
 import { loadMapping } from '../src/mapping/load-mapping';
-import { formatContactNumber, generateContacts } from '../src/sandbox/s360-contact-generator';
 import { openEmbeddedSyncStore, openPostgresSyncStore } from '../src/store/open-sync-store';
 import type { SyncStore } from '../src/store/sync-store';
 import { startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server';
@@ -28,6 +26,7 @@ import {
   cpuMsByProcessName,
   cpuMsSpent,
   formatRows,
+  generatedS360Contacts,
   number,
   option,
   packageRoot,
@@ -62,21 +61,12 @@ const round = (value: number, digits = 3): number => Math.round(value * 10 ** di
 /** The default mapping's records of `count` generated contacts, as the import would push them. */
 function generatedRecords(count: number): CrmContactRecord[] {
   const mapping = loadMapping(join(packageRoot(), 'mappings', 'default.yaml'));
-  return generateContacts(count, seed, new Date().toISOString()).map(
-    ({ structureIndex, ...contact }, index) => {
-      const mapped = mapping.mapOutbound(
-        s360ContactSchema.parse({
-          ...contact,
-          contactNumber: formatContactNumber(index + 1),
-          ...(structureIndex !== undefined
-            ? { structureContactNumber: formatContactNumber(structureIndex + 1) }
-            : {}),
-        }),
-      );
-      if (!mapped.ok) throw new Error(`generated contact ${index + 1} does not map: ${mapped.reason}`);
-      return mapped.record;
-    },
-  );
+  return generatedS360Contacts(count, seed).map((contact) => {
+    const mapped = mapping.mapOutbound(contact);
+    if (!mapped.ok)
+      throw new Error(`generated contact ${contact.contactNumber} does not map: ${mapped.reason}`);
+    return mapped.record;
+  });
 }
 
 /** The import's statements for `records` on an empty `store`, in lanes of pages. */
