@@ -193,12 +193,16 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
     state.paused = true;
     showProgress();
   };
+  /** The rate is measured afresh from now on: from the first page, and after a pause. */
+  const startMeasuring = (): void => {
+    state.samples = [[Date.now(), state.totals.done]];
+    state.measuringSince = Date.now();
+  };
   const resume = (): void => {
     state.paused = false;
     state.pausedReason = null;
     // The time spent paused is not part of the rate, and the budget's burst comes again.
-    state.samples = [[Date.now(), state.totals.done]];
-    state.measuringSince = Date.now();
+    startMeasuring();
     showProgress();
   };
   setHandler(importProgressQuery, progress);
@@ -249,10 +253,7 @@ export async function initialImport(input: InitialImportInput): Promise<ImportPr
       }
     }
     listing = false;
-    if (state.samples.length === 0) {
-      state.samples = [[Date.now(), state.totals.done]];
-      state.measuringSince = Date.now();
-    }
+    if (state.samples.length === 0) startMeasuring();
     showProgress();
 
     let pagesThisExecution = 0;
