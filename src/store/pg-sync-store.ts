@@ -680,7 +680,7 @@ export class PgSyncStore implements SyncStore {
   async getImportContacts(input: { listId: string; fromSeq: number; limit: number }): Promise<string[]> {
     const { rows } = await this.sql.query<{ contact_number: string }>(
       // Positions are numbered without gaps: the upper bound keeps this a primary key range read whatever the
-      // planner's statistics say (the embedded store gathers them only every few minutes).
+      // planner's statistics say (a table's first ones come only once it has grown, see PlannerStatistics).
       `select contact_number from import_contact
         where list_id = $1 and seq >= $2 and seq < $2 + $3 order by seq limit $3`,
       [input.listId, Math.max(0, Math.floor(input.fromSeq)), Math.max(0, Math.floor(input.limit))],

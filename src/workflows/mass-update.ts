@@ -203,8 +203,8 @@ const { applyMassUpdateChunk } = proxyActivities<MassUpdateActivities>({
 /**
  * Applies a large set of contact updates to S-360 — the rows of an update file, the records of a CRM query, or the
  * parked rows of an earlier mass update — paced at `perMinute` S-360 calls per minute. It works in chunks of about
- * 5 seconds of calls at the rate in force and waits (workflow timers) until the chunk's share of time has passed, so that a new rate, a
- * raise or its end applies from the next chunk. Bad rows are parked with their line and reason by the activity and
+ * 5 seconds of calls at the rate in force and waits (workflow timers) until the chunk's share of time has passed,
+ * so that a new rate, a raise or its end applies from the next chunk. Bad rows are parked with their line and reason by the activity and
  * the rest goes on. Pause, resume and raise-rate by signal or update; `status` by query; continues as new every
  * 500 chunks with its state. Returns the final status. Start it with the ID {@link massUpdateWorkflowId}.
  */
