@@ -3,11 +3,15 @@ import { GROWING_TABLES } from '../../src/store/planner-statistics';
 import type { SqlClient, SqlQueryable } from '../../src/store/sql-client';
 
 /** What one statement read, from its `EXPLAIN (ANALYZE)`: rows read then filtered out, per table. */
-export interface LookupReads {
+interface PlanReads {
   /** The rows each table's scan read and threw away (not among the contacts asked for). */
   rowsRemovedByFilter: Record<string, number>;
   /** The rows each table's scan returned. */
   rowsReturned: Record<string, number>;
+}
+
+/** What a push's lookup read after an import, and what the planner knew then. */
+interface LookupReads extends PlanReads {
   /** Growing tables the planner has no statistics of (never analysed). */
   tablesWithoutStatistics: string[];
 }
@@ -24,7 +28,7 @@ interface PlanNode {
  * pages of 250, then delivered by pushes of 50. Then looks up the links and synced states of the last 50 and answers
  * what that lookup read, measured by PostgreSQL itself. No `ANALYZE` other than the store's own runs.
  */
-export async function lookupReadsAfterImport(sql: SqlClient, contacts: number): Promise<LookupReads> {
+async function lookupReadsAfterImport(sql: SqlClient, contacts: number): Promise<LookupReads> {
   const statements: Array<{ text: string; params: unknown[] | undefined }> = [];
   const recorded: SqlClient = {
     query: <T>(text: string, params?: unknown[]) => {
@@ -71,11 +75,7 @@ export async function lookupReadsAfterImport(sql: SqlClient, contacts: number): 
   };
 }
 
-async function readsOf(
-  sql: SqlQueryable,
-  text: string,
-  params: unknown[] | undefined,
-): Promise<Omit<LookupReads, 'tablesWithoutStatistics'>> {
+async function readsOf(sql: SqlQueryable, text: string, params: unknown[] | undefined): Promise<PlanReads> {
   const { rows } = await sql.query<{ 'QUERY PLAN': unknown }>(
     `explain (analyze, format json) ${text}`,
     params,
@@ -84,7 +84,7 @@ async function readsOf(
   const document = (typeof explained === 'string' ? JSON.parse(explained) : explained) as Array<{
     Plan: PlanNode;
   }>;
-  const reads: Omit<LookupReads, 'tablesWithoutStatistics'> = { rowsRemovedByFilter: {}, rowsReturned: {} };
+  const reads: PlanReads = { rowsRemovedByFilter: {}, rowsReturned: {} };
   const visit = (node: PlanNode): void => {
     const table = node['Relation Name'];
     if (table) {
@@ -96,4 +96,17 @@ async function readsOf(
   };
   for (const entry of document) visit(entry.Plan);
   return reads;
+}
+
+/**
+ * The expectation both stores meet: after a 10,000-contact import into a fresh database on `sql`, a push's lookup
+ * reads only the 50 contacts asked for, and the store has analysed its growing tables by itself.
+ */
+export async function expectKeyLookupsAfterImport(sql: SqlClient): Promise<void> {
+  const reads = await lookupReadsAfterImport(sql, 10_000);
+  // 50 links and 50 synced states, found by primary key; not the other 9,950 read and filtered out.
+  expect(reads.rowsReturned).toEqual({ crm_link: 50, synced_state: 50 });
+  expect(reads.rowsRemovedByFilter).toEqual({ crm_link: 0, synced_state: 0 });
+  // The store analysed them itself, without waiting for autovacuum or its own maintenance.
+  expect(reads.tablesWithoutStatistics).toEqual([]);
 }
