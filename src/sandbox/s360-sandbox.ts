@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { contactNumberSchema, s360ContactSchema, type S360Contact } from '../adapters/s360/s360-contact';
+import { CallWindow } from './call-window';
 import { ChangeNotifier, type SandboxChange } from './change-notifier';
 import { formatContactNumber, generateContacts } from './s360-contact-generator';
 import { s360JwtRefusal } from './s360-jwt-verifier';
@@ -95,10 +96,10 @@ export async function startS360Sandbox(options: S360SandboxOptions): Promise<S36
   const changes: SandboxChange[] = [];
   const faults = new FaultState();
   let nextNumber = 1;
-  /** Times of the calls accepted by the rate limit within the last 60 s. */
-  let accepted: number[] = [];
-  /** Times of the calls received within the last 60 s (for maxCallsPer60s). */
-  let received: number[] = [];
+  /** The calls accepted by the rate limit within the last 60 s. */
+  const accepted = new CallWindow(windowMs);
+  /** The calls received within the last 60 s (for maxCallsPer60s). */
+  const received = new CallWindow(windowMs);
   const stats: S360Stats = {
     calls: 0,
     throttled: 0,
@@ -268,18 +269,16 @@ export async function startS360Sandbox(options: S360SandboxOptions): Promise<S36
 
   /** Counts a received call; answers the throttle status when the window is full. */
   function admit(now: number): void {
-    received = received.filter((t) => t > now - windowMs);
-    received.push(now);
+    received.record(now);
     stats.calls += 1;
-    stats.maxCallsPer60s = Math.max(stats.maxCallsPer60s, received.length);
+    stats.maxCallsPer60s = Math.max(stats.maxCallsPer60s, received.count(now));
   }
 
   function throttle(now: number): void {
     if (callsPerMinute <= 0) return;
-    accepted = accepted.filter((t) => t > now - windowMs);
-    if (accepted.length >= callsPerMinute) {
+    if (accepted.count(now) >= callsPerMinute) {
       stats.throttled += 1;
-      const oldest = accepted[0] ?? now;
+      const oldest = accepted.oldest(now) ?? now;
       const retryAfterSeconds = Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
       throw new HttpError(
         throttleStatus,
@@ -288,7 +287,7 @@ export async function startS360Sandbox(options: S360SandboxOptions): Promise<S36
         { 'retry-after': String(retryAfterSeconds) },
       );
     }
-    accepted.push(now);
+    accepted.record(now);
   }
 
   async function handleApi(req: IncomingMessage, method: string): Promise<Record<string, unknown>> {
@@ -444,7 +443,7 @@ export async function startS360Sandbox(options: S360SandboxOptions): Promise<S36
           notificationsDelivered: 0,
           notificationsFailed: 0,
         });
-        received = [];
+        received.clear();
         sendJson(res, 200, { ...stats, contacts: contacts.size });
       },
     },
