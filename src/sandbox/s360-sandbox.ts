@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { contactNumberSchema, s360ContactSchema, type S360Contact } from '../adapters/s360/s360-contact';
-import { CallWindow } from './call-window';
+import { CallWindow } from '../adapters/http/call-window';
 import { ChangeNotifier, type SandboxChange } from './change-notifier';
 import { formatContactNumber, generateContacts } from './s360-contact-generator';
 import { s360JwtRefusal } from './s360-jwt-verifier';

@@ -1,3 +1,5 @@
+import { CallWindow } from './call-window';
+
 /** Options of {@link SlidingWindowLimiter}. */
 export interface SlidingWindowLimiterOptions {
   /** At most this many calls in any window. */
@@ -33,7 +35,7 @@ export class SlidingWindowLimiter {
   private readonly windowMs: number;
   private readonly now: () => number;
   /** Release times of finished calls still inside the window, oldest first. */
-  private readonly released: number[] = [];
+  private readonly released: CallWindow;
   private inFlight = 0;
   private readonly waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -44,6 +46,7 @@ export class SlidingWindowLimiter {
     this.windowMs = options.windowMs ?? 60_000;
     if (!(this.windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${this.windowMs}`);
     this.now = options.now ?? (() => performance.now());
+    this.released = new CallWindow(this.windowMs);
   }
 
   /** The current N: a raised limit while it lasts, else the base one. */
@@ -59,7 +62,7 @@ export class SlidingWindowLimiter {
   /** Calls started and not released, plus released calls still inside the window. */
   get used(): number {
     this.expire();
-    return this.inFlight + this.released.length;
+    return this.inFlight + this.released.size;
   }
 
   /** Changes N at run time (an operator re-rates the sync); waiters are served at once if the limit grew. */
@@ -130,7 +133,7 @@ export class SlidingWindowLimiter {
 
   private drain(): void {
     this.expire();
-    while (this.waiters.length > 0 && this.inFlight + this.released.length < this.currentLimit) {
+    while (this.waiters.length > 0 && this.inFlight + this.released.size < this.currentLimit) {
       const waiter = this.waiters.shift() as Waiter;
       if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
       this.inFlight += 1;
@@ -145,14 +148,13 @@ export class SlidingWindowLimiter {
       if (done) return;
       done = true;
       this.inFlight -= 1;
-      this.released.push(this.now());
+      this.released.record(this.now());
       this.drain();
     };
   }
 
   private expire(): void {
-    const cutoff = this.now() - this.windowMs;
-    while (this.released.length > 0 && (this.released[0] as number) <= cutoff) this.released.shift();
+    this.released.expire(this.now());
   }
 
   /** Arms a timer for when enough released slots leave the window for the head waiter to proceed. */
@@ -161,9 +163,9 @@ export class SlidingWindowLimiter {
       this.clearTimer();
       return;
     }
-    const excess = this.inFlight + this.released.length - this.currentLimit;
+    const excess = this.inFlight + this.released.size - this.currentLimit;
     // Slots held by running calls free up on release, which drains again; only released slots expire by time.
-    const freeing = this.released[excess];
+    const freeing = this.released.at(excess);
     if (excess < 0 || freeing === undefined) {
       this.clearTimer();
       return;

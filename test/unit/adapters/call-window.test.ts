@@ -1,4 +1,4 @@
-import { CallWindow } from '../../../src/sandbox/call-window';
+import { CallWindow } from '../../../src/adapters/http/call-window';
 
 describe('CallWindow', () => {
   it('counts the calls of the last window, a call leaving it exactly one window after it was made', () => {
@@ -23,6 +23,14 @@ describe('CallWindow', () => {
       expect(window.count(now)).toBe(Math.min(now + 1, 1_000) * 10);
     }
     expect(window.oldest(4_999)).toBe(4_000);
+  });
+
+  it('gives the n-th oldest call left by the last expiry', () => {
+    const window = new CallWindow(100);
+    for (const time of [10, 20, 30, 40]) window.record(time);
+    window.expire(125);
+    expect(window.size).toBe(2);
+    expect([window.at(0), window.at(1), window.at(2), window.at(-1)]).toEqual([30, 40, undefined, undefined]);
   });
 
   it('is empty after clear', () => {
