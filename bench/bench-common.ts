@@ -80,6 +80,14 @@ export function writeReport(name: string, report: unknown): string {
   return relative(process.cwd(), file) || file;
 }
 
+/** Runs a benchmark's `main` as a script: its failure printed with its stack, and the process exits with 1. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
+    process.exit(1);
+  });
+}
+
 /** Label/value rows under a title, the labels aligned. */
 export function formatRows(title: string, rows: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(...rows.map(([label]) => label.length));

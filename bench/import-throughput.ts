@@ -35,6 +35,7 @@ import {
   number,
   option,
   packageRoot,
+  runMain,
   writeReport,
 } from './bench-common';
 import { startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server';
@@ -820,9 +821,4 @@ async function main(): Promise<void> {
   process.stdout.write(`Written to ${file}\n`);
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runMain(main);

@@ -12,9 +12,9 @@
  * raise shows when the first chunk of the raised size starts. Prints a table and writes
  * reports/bench-mass-update.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseConfig } from '../src/config/load-config';
@@ -23,7 +23,7 @@ import { formatContactNumber } from '../src/sandbox/s360-contact-generator';
 import { devServerExecutable } from '../src/temporal-server/locate-binaries';
 import { startService } from '../src/worker';
 import { massUpdate, massUpdateWorkflowId, raiseRateUpdate } from '../src/workflows';
-import { freePort, option, packageRoot } from './bench-common';
+import { freePort, option, packageRoot, writeReport } from './bench-common';
 
 export interface MassUpdateRateOptions {
   /** The rate of the mass update, the S-360 budget and the sandbox's limit; default 600 calls per minute. */
@@ -294,10 +294,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const reportFile = join(packageRoot(), 'reports', 'bench-mass-update.json');
-  mkdirSync(dirname(reportFile), { recursive: true });
-  writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`Written to ${relative(process.cwd(), reportFile) || reportFile}\n`);
+  process.stdout.write(`Written to ${writeReport('bench-mass-update.json', report)}\n`);
 }
 
 if (require.main === module) {

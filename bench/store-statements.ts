@@ -30,6 +30,7 @@ import {
   number,
   option,
   packageRoot,
+  runMain,
   writeReport,
 } from './bench-common';
 
@@ -203,9 +204,4 @@ async function main(): Promise<void> {
   process.stdout.write(`Written to ${file}\n`);
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runMain(main);
